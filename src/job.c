@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Copyright (c) 2026 The gistd authors
+ *
+ * One input file's journey, run by a worker thread: open the file without
+ * following links or blocking on FIFOs, skip it when its summary is
+ * current, read at most what will be sent, check that it is text, ask the
+ * provider, then publish the summary or record why the file failed.  The
+ * job ends with an outcome that the main thread acts on (done, retry at a
+ * time, held by a pause).  This module decides each file's fate, so it
+ * logs it: one info line per file done, a warning per retry, an error per
+ * failure.  Pool-wide consequences (a 429 hold, a pause) go through the
+ * shared throttle at once, so that other workers stop sending before the
+ * main thread hears of it.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "extract.h"
+#include "job.h"
+#include "log.h"
+#include "msgid.h"
+#include "outbox.h"
+#include "text.h"
+#include "throttle.h"
+#include "util.h"
+
+/* Bytes that max_input_chars characters take at most in UTF-8. */
+#define JOB_BYTES_PER_CHAR 4
+
+/* What one attempt learned, for the log line that ends it. */
+struct job_attempt {
+	struct log_fields fields;
+	struct api_result result;
+	const char *text;
+	size_t text_len;
+};
+
+/*
+ * Allocates a job for the byte string name.  Returns NULL on ENOMEM.  The
+ * main thread owns it until it pushes it to a worker.
+ */
+struct job *
+job_new(const char *name)
+{
+	size_t len = strlen(name);
+	struct job *job;
+
+	job = calloc(1, sizeof(*job) + len + 1);
+	if (!job)
+		return NULL;
+	memcpy(job->name, name, len + 1);
+	return job;
+}
+
+/* Frees a job and drops its settings reference.  NULL is fine. */
+void
+job_free(struct job *job)
+{
+	if (!job)
+		return;
+	settings_unref(job->settings);
+	free(job);
+}
+
+/*
+ * Prepares the per-worker state: an API client, a share of the throttle
+ * and a random seed for jitter.  Returns 0 or a negative errno.  Each
+ * worker thread owns its context.
+ */
+int
+job_context_init(struct job_context *ctx, struct throttle *t, uint64_t seed)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->throttle = t;
+	ctx->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
+	return api_client_new(&ctx->api);
+}
+
+/* Frees what job_context_init() and job_run() allocated. */
+void
+job_context_clear(struct job_context *ctx)
+{
+	api_client_free(ctx->api);
+	free(ctx->buf);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+static void
+job_set_reason(struct job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+job_set_reason(struct job *job, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(job->reason, sizeof(job->reason), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Opens the input and describes it.  Returns an open descriptor, or -1
+ * with the job's outcome set (vanished, skipped or failed).
+ */
+static int
+job_open(struct job *job, const char *path, struct stat *st)
+{
+	char ebuf[128];
+	int fd;
+
+	/* O_NONBLOCK: a FIFO that slipped in must not stall the worker. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			job->outcome = JOB_VANISHED;
+		} else if (errno == ELOOP) {
+			job->outcome = JOB_SKIPPED;
+			job_set_reason(job, "symbolic link");
+		} else {
+			job->outcome = JOB_FAILED;
+			job_set_reason(job, "cannot open: %s",
+			    util_strerror(errno, ebuf, sizeof(ebuf)));
+		}
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		job->outcome = JOB_SKIPPED;
+		job_set_reason(job, "not a regular file");
+		(void)close(fd);
+		return -1;
+	}
+	job->dev = st->st_dev;
+	job->ino = st->st_ino;
+	job->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	job->size = st->st_size;
+	return fd;
+}
+
+/*
+ * Reads at most the bytes that max_input_chars characters can take into
+ * ctx->buf.  Returns the count, or a negative errno.  *ret_is_truncated
+ * says whether the file may hold more.
+ */
+static ssize_t
+job_read(struct job_context *ctx, const struct settings *s, int fd,
+    bool *ret_is_truncated)
+{
+	size_t want = (size_t)s->max_input_chars * JOB_BYTES_PER_CHAR, got = 0;
+	ssize_t n;
+
+	if ((int64_t)want > s->max_file_size)
+		want = (size_t)s->max_file_size;
+	if (ctx->buf_size < want) {
+		char *buf = realloc(ctx->buf, want);
+
+		if (!buf)
+			return -ENOMEM;
+		ctx->buf = buf;
+		ctx->buf_size = want;
+	}
+	while (got < want) {
+		n = pread(fd, ctx->buf + got, want - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*ret_is_truncated = got == want;
+	return (ssize_t)got;
+}
+
+/* Checks the input and leaves its text in *a, or sets a failed outcome. */
+static int
+job_load_text(struct job *job, struct job_context *ctx, int fd,
+    const struct stat *st, struct job_attempt *a)
+{
+	const struct settings *s = job->settings;
+	enum text_verdict v;
+	bool is_truncated = false;
+	char ebuf[128];
+	size_t len;
+	ssize_t n;
+
+	if (strlen(job->name) + strlen(OUTBOX_SUFFIX) > NAME_MAX) {
+		job_set_reason(job, "name too long to add \"%s\"",
+		    OUTBOX_SUFFIX);
+		return -ENAMETOOLONG;
+	}
+	if (st->st_size > s->max_file_size) {
+		job_set_reason(job, "too large (%lld bytes, max_file_size is "
+		    "%lld)", (long long)st->st_size,
+		    (long long)s->max_file_size);
+		return -EFBIG;
+	}
+	n = job_read(ctx, s, fd, &is_truncated);
+	if (n < 0) {
+		job_set_reason(job, "cannot read: %s",
+		    util_strerror((int)n, ebuf, sizeof(ebuf)));
+		return (int)n;
+	}
+	v = text_cut(ctx->buf, (size_t)n, (size_t)s->max_input_chars,
+	    is_truncated, &len);
+	if (v != TEXT_OK) {
+		job_set_reason(job, "%s", text_verdict_reason(v));
+		return -EINVAL;
+	}
+	a->text = ctx->buf;
+	a->text_len = len;
+	a->fields.bytes = st->st_size;
+	return 0;
+}
+
+/* Runs the built-in provider; it cannot fail but for memory. */
+static void
+job_ask_extractive(struct job_attempt *a)
+{
+	struct api_result *res = &a->result;
+	int r;
+
+	r = extract_summarize(a->text, a->text_len, &res->summary);
+	res->class = r == 0 ? API_OK : API_TRANSIENT;
+	res->tokens_in = 0;
+	res->tokens_out = 0;
+	if (r < 0)
+		(void)snprintf(res->reason, sizeof(res->reason),
+		    "extractive summary failed");
+}
+
+/*
+ * Asks the configured provider.  Returns 0 when a request was made (its
+ * result in a->result), -EAGAIN when the pool is paused and -ECANCELED when
+ * gistd is stopping, in which case nothing was sent.
+ */
+static int
+job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
+{
+	const struct settings *s = job->settings;
+	int64_t estimate, start_ms;
+	int r;
+
+	if (s->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
+		job_ask_extractive(a);
+		return 0;
+	}
+	estimate = api_estimate_tokens(s, a->text_len);
+	r = throttle_wait(ctx->throttle, estimate);
+	if (r < 0)
+		return r;
+	start_ms = util_now_ms();
+	r = api_summarize(ctx->api, s, a->text, a->text_len, &a->result);
+	a->fields.latency_ms = util_now_ms() - start_ms;
+	if (r < 0) {
+		a->result.class = API_TRANSIENT;
+		(void)snprintf(a->result.reason, sizeof(a->result.reason),
+		    "cannot make a request");
+	}
+	throttle_settle(ctx->throttle, estimate,
+	    a->result.tokens_in + a->result.tokens_out);
+	return 0;
+}
+
+/* Records the file's own fault: to failed_dir, or held in the inbox. */
+static void
+job_fail(struct job *job, struct job_attempt *a)
+{
+	char esc[LOG_NAME_MAX], ebuf[128];
+	int r;
+
+	job->outcome = JOB_FAILED;
+	a->fields.message_id = MSGID_FILE_FAILED;
+	r = outbox_fail_input(job->settings, job->name, job->reason);
+	log_escape(job->name, esc, sizeof(esc));
+	if (r == 0)
+		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
+		    "moved to failed_dir", esc, job->reason);
+	else if (r == -ENOTDIR)
+		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
+		    "left in the inbox until it changes", esc, job->reason);
+	else
+		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
+		    "and failed to move it to failed_dir: %s; left in the inbox",
+		    esc, job->reason, util_strerror(r, ebuf, sizeof(ebuf)));
+}
+
+/* A transient failure: retry later, or give up after retry.max_age. */
+static void
+job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
+    int64_t provider_delay_ms)
+{
+	const struct settings *s = job->settings;
+	int64_t now_ms = util_now_ms(), delay_ms;
+	char esc[LOG_NAME_MAX];
+
+	if (now_ms - job->first_try_ms >= s->retry_max_age_ms) {
+		char reason[sizeof(job->reason)];
+
+		(void)snprintf(reason, sizeof(reason), "still failing after "
+		    "retry.max_age: %.200s", job->reason);
+		memcpy(job->reason, reason, sizeof(reason));
+		job_fail(job, a);
+		return;
+	}
+	delay_ms = throttle_backoff_ms(job->attempt, s->retry_initial_delay_ms,
+	    s->retry_max_delay_ms, &ctx->rng);
+	if (provider_delay_ms > delay_ms)
+		delay_ms = provider_delay_ms;
+	/* A 429 is about the account, not this file: the whole pool waits. */
+	if (a->result.http_status == 429 || a->result.http_status == 0)
+		throttle_hold(ctx->throttle, now_ms + delay_ms);
+	job->outcome = JOB_RETRY;
+	job->retry_at_ms = now_ms + delay_ms;
+	log_event(LOG_WARNING, &a->fields, "Failed to summarize '%s': %s, "
+	    "retrying in %.1f s", log_escape(job->name, esc, sizeof(esc)),
+	    job->reason, delay_ms / 1000.0);
+}
+
+/* The setup's fault: stop the whole pool until max_delay or a reload. */
+static void
+job_pause(struct job *job, struct job_context *ctx)
+{
+	int64_t until_ms = util_now_ms() + job->settings->retry_max_delay_ms;
+
+	throttle_pause(ctx->throttle, until_ms);
+	job->outcome = JOB_PAUSED;
+	job->retry_at_ms = until_ms;
+}
+
+/* Writes the summary and moves the input on; a write error is transient. */
+static void
+job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a)
+{
+	const struct settings *s = job->settings;
+	char esc[LOG_NAME_MAX], ebuf[128];
+	const char *summary = a->result.summary;
+	int r;
+
+	r = outbox_write_summary(s->outbox, job->name, summary,
+	    strlen(summary));
+	if (r < 0) {
+		job_set_reason(job, "cannot write the summary: %s",
+		    util_strerror(r, ebuf, sizeof(ebuf)));
+		job_retry(job, ctx, a, -1);
+		return;
+	}
+	job->outcome = JOB_DONE;
+	log_escape(job->name, esc, sizeof(esc));
+	r = outbox_finish_input(s, job->name);
+	if (r < 0)
+		log_msg(LOG_WARNING, "Failed to move '%s' to done_dir: %s; it "
+		    "stays in the inbox", esc,
+		    util_strerror(r, ebuf, sizeof(ebuf)));
+	log_event(LOG_INFO, &a->fields, "Summarized '%s' (%lld bytes, "
+	    "%lld ms, %lld+%lld tokens)", esc, (long long)a->fields.bytes,
+	    (long long)(a->fields.latency_ms < 0 ? 0 : a->fields.latency_ms),
+	    (long long)a->result.tokens_in, (long long)a->result.tokens_out);
+}
+
+static void
+job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
+{
+	struct api_result *res = &a->result;
+
+	a->fields.http_status = res->http_status > 0 ? res->http_status : -1;
+	a->fields.tokens_in = res->tokens_in;
+	a->fields.tokens_out = res->tokens_out;
+	job->tokens = res->tokens_in + res->tokens_out;
+	if (res->class != API_OK)
+		job_set_reason(job, "%s", res->reason);
+	switch (res->class) {
+	case API_OK:
+		job_publish(job, ctx, a);
+		break;
+	case API_TRANSIENT:
+		job_retry(job, ctx, a, res->retry_after_ms);
+		break;
+	case API_FILE_FAULT:
+		job_fail(job, a);
+		break;
+	case API_SETUP_FAULT:
+		job_pause(job, ctx);
+		break;
+	}
+}
+
+/*
+ * Takes the job one attempt further and sets job->outcome (and, for some
+ * outcomes, reason and retry_at_ms).  Runs on a worker thread; the job and
+ * ctx are the caller's alone while it runs.
+ */
+void
+job_run(struct job *job, struct job_context *ctx)
+{
+	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, r;
+
+	job->reason[0] = '\0';
+	job->tokens = 0;
+	a.fields.file = job->name;
+	a.fields.attempt = (int)job->attempt + 1;
+	if (util_join_path(path, sizeof(path), job->settings->inbox, job->name,
+	    NULL) < 0) {
+		job->outcome = JOB_SKIPPED;
+		job_set_reason(job, "path too long");
+		return;
+	}
+	fd = job_open(job, path, &st);
+	if (fd < 0) {
+		if (job->outcome == JOB_FAILED)
+			job_fail(job, &a);
+		return;
+	}
+	if (outbox_summary_is_current(job->settings->outbox, job->name, &st)) {
+		job->outcome = JOB_UP_TO_DATE;
+		(void)close(fd);
+		return;
+	}
+	r = job_load_text(job, ctx, fd, &st, &a);
+	(void)close(fd);
+	if (r < 0) {
+		job_fail(job, &a);
+		return;
+	}
+	if (job_ask(job, ctx, &a) < 0) {
+		/* Nothing was sent: not an attempt. */
+		job->outcome = JOB_PAUSED;
+		(void)throttle_is_paused(ctx->throttle, util_now_ms(),
+		    &job->retry_at_ms);
+		return;
+	}
+	job->attempt++;
+	job_settle(job, ctx, &a);
+	api_result_clear(&a.result);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright (c) 2026 The gistd authors */
+#ifndef GISTD_JOB_H
+#define GISTD_JOB_H
+
+/*
+ * One input file's journey through a worker: open it safely, check that a
+ * summary is not already current, read and cut its text, ask the provider,
+ * write the summary or fail the file, and say what happened.
+ *
+ * The main thread creates jobs and owns them while they are not in a
+ * worker's hands; ring push and pop hand a job over (with release and
+ * acquire ordering), so no field needs to be atomic.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "settings.h"
+
+struct api_client;
+struct throttle;
+
+enum job_outcome {
+	JOB_DONE,		/* summary written */
+	JOB_UP_TO_DATE,		/* a current summary existed already */
+	JOB_VANISHED,		/* the input is gone */
+	JOB_SKIPPED,		/* not a regular file: left alone */
+	JOB_FAILED,		/* the file's own fault, recorded */
+	JOB_RETRY,		/* transient: try again at retry_at_ms */
+	JOB_PAUSED,		/* the setup's fault, or held back by a pause */
+};
+
+struct job {
+	/* main thread only */
+	struct job *hash_next;
+	struct job *deferred_next;
+	int state;				/* enum registry_state */
+	dev_t dev;				/* identity of a held file */
+	ino_t ino;
+	int64_t mtime_ns;
+	int64_t size;
+
+	/* written by main before the push, read by the worker */
+	struct settings *settings;		/* reference held */
+	unsigned attempt;			/* attempts made so far */
+	int64_t first_try_ms;			/* monotonic, of attempt 1 */
+
+	/* written by the worker before it hands the job back */
+	enum job_outcome outcome;
+	int64_t retry_at_ms;			/* for JOB_RETRY, JOB_PAUSED */
+	int64_t tokens;				/* in + out of this attempt */
+	char reason[256];
+
+	char name[];				/* NUL-terminated byte string */
+};
+
+struct job_context {
+	struct api_client *api;
+	struct throttle *throttle;
+	uint64_t rng;
+	char *buf;
+	size_t buf_size;
+};
+
+struct job *job_new(const char *name);
+void job_free(struct job *job);
+void job_run(struct job *job, struct job_context *ctx);
+int job_context_init(struct job_context *ctx, struct throttle *t,
+    uint64_t seed);
+void job_context_clear(struct job_context *ctx);
+
+#endif

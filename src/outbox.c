@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Copyright (c) 2026 The gistd authors
+ *
+ * Where results go.  A summary is written to a hidden temporary file in
+ * the outbox, flushed, and renamed over NAME.summary, and the directory is
+ * flushed too: a reader never sees half a summary, and one that gistd has
+ * announced survives a power cut.  rename(2) replaces whatever sits at the
+ * final name, a planted symlink included, without following it.  Failed
+ * inputs move to failed_dir next to a NAME.error line, written the same
+ * way and before the move, so a crash in between leaves the input in the
+ * inbox to be redone.  Workers call these functions, each on its own job;
+ * outbox_remove_stale() runs on the main thread at start.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outbox.h"
+#include "util.h"
+
+static int
+outbox_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+outbox_sync_dir(const char *dir)
+{
+	int fd, r = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * Writes text and one newline into dir/name[suffix], atomically and
+ * durably (see the top of this file).  Returns 0 or a negative errno, in
+ * which case no temporary file is left behind.
+ */
+static int
+outbox_write_atomic(const char *dir, const char *name, const char *suffix,
+    const char *text, size_t len)
+{
+	char tmp[PATH_MAX], final[PATH_MAX];
+	int fd, r;
+
+	r = util_join_path(final, sizeof(final), dir, name, suffix);
+	if (r < 0)
+		return r;
+	r = util_join_path(tmp, sizeof(tmp), dir, OUTBOX_TEMP_PREFIX "XXXXXX",
+	    NULL);
+	if (r < 0)
+		return r;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = outbox_write_all(fd, text, len);
+	if (r == 0)
+		r = outbox_write_all(fd, "\n", 1);
+	if (r == 0 && fchmod(fd, 0644) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, final) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return r;
+	}
+	return outbox_sync_dir(dir);
+}
+
+/*
+ * Whether outbox/NAME.summary is a regular file not older than the input
+ * described by st.  Returns 1 or 0; a summary that cannot be checked
+ * counts as missing.
+ */
+int
+outbox_summary_is_current(const char *outbox, const char *name,
+    const struct stat *input)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (util_join_path(path, sizeof(path), outbox, name,
+	    OUTBOX_SUFFIX) < 0)
+		return 0;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_mtim.tv_sec != input->st_mtim.tv_sec)
+		return st.st_mtim.tv_sec > input->st_mtim.tv_sec;
+	return st.st_mtim.tv_nsec >= input->st_mtim.tv_nsec;
+}
+
+/*
+ * Publishes the summary of name.  Returns 0 or a negative errno (the
+ * outbox missing, read-only or full); on failure nothing is published.
+ */
+int
+outbox_write_summary(const char *outbox, const char *name, const char *text,
+    size_t len)
+{
+	return outbox_write_atomic(outbox, name, OUTBOX_SUFFIX, text, len);
+}
+
+static int
+outbox_move(const char *from_dir, const char *to_dir, const char *name)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int r;
+
+	r = util_join_path(from, sizeof(from), from_dir, name, NULL);
+	if (r == 0)
+		r = util_join_path(to, sizeof(to), to_dir, name, NULL);
+	if (r < 0)
+		return r;
+	if (rename(from, to) < 0)
+		return -errno;
+	return outbox_sync_dir(to_dir);
+}
+
+/*
+ * Records that name failed: writes failed_dir/NAME.error holding reason,
+ * then moves the input next to it.  A name too long to take ".error" moves
+ * without one.  Returns 0, -ENOTDIR when failed_dir is "" (the input stays
+ * where it is), or a negative errno when the move failed.
+ */
+int
+outbox_fail_input(const struct settings *s, const char *name,
+    const char *reason)
+{
+	int r;
+
+	if (!s->failed_dir[0])
+		return -ENOTDIR;
+	if (strlen(name) + strlen(OUTBOX_ERROR_SUFFIX) <= NAME_MAX) {
+		r = outbox_write_atomic(s->failed_dir, name,
+		    OUTBOX_ERROR_SUFFIX, reason, strlen(reason));
+		if (r < 0)
+			return r;
+	}
+	return outbox_move(s->inbox, s->failed_dir, name);
+}
+
+/*
+ * Moves a summarized input to done_dir when one is set.  Returns 0 (also
+ * when there is nothing to do) or a negative errno; -EXDEV means done_dir
+ * is on another file system.
+ */
+int
+outbox_finish_input(const struct settings *s, const char *name)
+{
+	if (!s->done_dir[0])
+		return 0;
+	return outbox_move(s->inbox, s->done_dir, name);
+}
+
+/*
+ * Removes the temporary files that a crash left in dir.  Returns how many
+ * were removed, or a negative errno when dir cannot be read.
+ */
+int
+outbox_remove_stale(const char *dir)
+{
+	size_t plen = strlen(OUTBOX_TEMP_PREFIX);
+	struct dirent *e;
+	int fd, n = 0;
+	DIR *d;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		(void)close(fd);
+		return -ENOMEM;
+	}
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, OUTBOX_TEMP_PREFIX, plen) == 0 &&
+		    unlinkat(fd, e->d_name, 0) == 0)
+			n++;
+	(void)closedir(d);
+	return n;
+}

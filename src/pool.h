@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright (c) 2026 The gistd authors */
+#ifndef GISTD_POOL_H
+#define GISTD_POOL_H
+
+/*
+ * The fixed pool of worker threads.  Workers pop jobs from one ring, run
+ * them, push them onto another and poke an eventfd so the main thread
+ * wakes.  Only the main thread calls these functions.
+ */
+
+#include <stdint.h>
+
+struct pool;
+struct ring;
+struct throttle;
+
+int pool_new(struct ring *jobs, struct ring *results, int wake_fd,
+    struct throttle *t, struct pool **ret_pool);
+int pool_resize(struct pool *p, unsigned workers);
+unsigned pool_in_flight(const struct pool *p);
+void pool_stop(struct pool *p);
+int pool_join(struct pool *p, int64_t deadline_ms);
+void pool_free(struct pool *p);
+
+#endif
