@@ -349,6 +349,18 @@ api_json_get_tokens(json_object *root, const char *key)
 	return n > API_TOKENS_MAX ? API_TOKENS_MAX : n;
 }
 
+/* Makes r API_OK with a copy of the summary, or transient without memory. */
+static void
+api_result_take_summary(struct api_result *r, const char *summary,
+    size_t len, const char *finish)
+{
+	r->summary = strndup(summary, len);
+	if (!r->summary)
+		api_result_set(r, API_TRANSIENT, "out of memory");
+	else if (finish && strcmp(finish, "length") == 0)
+		api_result_set(r, API_OK, "summary cut short by max_tokens");
+}
+
 /*
  * Reads choices[0] of a 2xx reply: the content, trimmed, becomes the
  * summary.  A reply cut by max_tokens (finish_reason "length") is still a
@@ -385,10 +397,8 @@ api_parse_success(json_object *root, struct api_result *r)
 		    "no choices[0].message.content in reply");
 	else if (len == 0)
 		api_result_set(r, API_TRANSIENT, "empty reply");
-	else if (!(r->summary = strndup(content, len)))
-		api_result_set(r, API_TRANSIENT, "out of memory");
-	else if (finish && strcmp(finish, "length") == 0)
-		api_result_set(r, API_OK, "summary cut short by max_tokens");
+	else
+		api_result_take_summary(r, content, len, finish);
 }
 
 /* The class of a reply that is not 2xx, as SPEC.md "Failure" orders. */
@@ -532,7 +542,10 @@ api_classify_transport(CURLcode rc, const char *error, struct api_result *r)
 	}
 }
 
-/* Makes room for need bytes in the reply buffer; -ENOMEM if it cannot. */
+/*
+ * Makes room for need bytes in the reply buffer, which never grows past
+ * the limit and its NUL.  Returns 0, -EFBIG or -ENOMEM.
+ */
 static int
 api_client_reserve(struct api_client *c, size_t need)
 {
@@ -541,6 +554,8 @@ api_client_reserve(struct api_client *c, size_t need)
 
 	if (need <= c->reply_size)
 		return 0;
+	if (need > API_REPLY_MAX_BYTES + 1)
+		return -EFBIG;
 	while (size < need)
 		size *= 2;
 	if (size > API_REPLY_MAX_BYTES + 1)
@@ -623,8 +638,8 @@ api_client_on_header(char *line, size_t size, size_t n, void *userdata)
 /*
  * Creates a client: a curl easy handle and an empty reply buffer.  Returns
  * 0, or -ENOMEM; the caller owns *ret_client and frees it with
- * api_client_free().  The worker thread that will use it, after
- * curl_global_init().
+ * api_client_free().  Any thread after curl_global_init(); from then on
+ * the client belongs to one worker at a time.
  */
 int
 api_client_new(struct api_client **ret_client)
@@ -686,7 +701,17 @@ api_client_set_fixed(struct api_client *c)
 		    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	if (!rc)
-		rc = curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->error);
+		rc = curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "gistd");
+	return rc;
+}
+
+/* Where curl puts the body, the headers and the text of an error. */
+static CURLcode
+api_client_set_callbacks(struct api_client *c)
+{
+	CURLcode rc;
+
+	rc = curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->error);
 	if (!rc)
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION,
 		    api_client_on_body);
@@ -697,8 +722,6 @@ api_client_set_fixed(struct api_client *c)
 		    api_client_on_header);
 	if (!rc)
 		rc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
-	if (!rc)
-		rc = curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "gistd");
 	return rc;
 }
 
@@ -757,6 +780,8 @@ api_client_configure(struct api_client *c, const struct settings *s,
 
 	curl_easy_reset(c->curl);
 	rc = api_client_set_fixed(c);
+	if (!rc)
+		rc = api_client_set_callbacks(c);
 	if (!rc)
 		rc = api_client_set_request(c, s, url, headers, body);
 	return rc;
@@ -969,6 +994,10 @@ out:
  * could not even be built, leaving *ret_result untouched.  The summary
  * belongs to the caller (api_result_clear()).  Only c's owning thread;
  * blocks for up to s->timeout_ms.
+ *
+ * XXX A call in flight cannot be interrupted: it ends with its reply or
+ * after s->timeout_ms.  A shutdown that may not wait that long has to
+ * leave the worker blocked in here and exit around it.
  */
 int
 api_summarize(struct api_client *c, const struct settings *s,

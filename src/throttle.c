@@ -236,6 +236,12 @@ throttle_wait(struct throttle *t, int64_t tokens)
 
 	tokens = throttle_clamp(tokens, 0, THROTTLE_AMOUNT_MAX);
 	(void)pthread_mutex_lock(&t->lock);
+	/*
+	 * XXX Waiters are not served in arrival order: whoever looks first
+	 * after a refill goes.  While tokens_per_minute is the bottleneck, a
+	 * request with a large estimate can be passed again and again by
+	 * smaller ones, and its file waits longer than its turn.
+	 */
 	for (;;) {
 		int64_t now_ms = util_now_ms();
 		int64_t wait_ms, w;
@@ -437,8 +443,7 @@ throttle_parse_decimal(const char *s, int64_t scale_ms)
 		s++;
 	if (!has_digit || *s != '\0')
 		return -1;
-	if (whole > THROTTLE_RETRY_AFTER_MAX_MS / scale_ms)
-		return THROTTLE_RETRY_AFTER_MAX_MS;
+	/* whole stopped growing near the cap, so this cannot overflow. */
 	return throttle_clamp(whole * scale_ms + frac, 0,
 	    THROTTLE_RETRY_AFTER_MAX_MS);
 }
