@@ -18,9 +18,10 @@
  * the sentence's degree in the graph that TextRank walks, found in linear
  * time instead of quadratic.
  *
- * The text is read twice, once to count terms and once to score, and never
- * copied: the only memory is an open-addressing table of term counts that
- * grows with the number of distinct terms, and the summary itself.  No
+ * The text is walked a few times, to tell a log from prose, to count terms
+ * and to score, but never copied: the only memory is an open-addressing
+ * table of term counts that grows with the number of distinct terms, and
+ * the summary itself.  No
  * static state is written and no locale is consulted, so worker threads
  * call extract_summarize() at the same time without a lock.
  */
@@ -49,9 +50,10 @@
 #define EXTRACT_SCORE_DAMPING 12.0
 /* A cut inside a word moves back to a space at most this many characters. */
 #define EXTRACT_CUT_BACK_CHARS 20
-/* Longest word compared with the stop-word list. */
-#define EXTRACT_STOP_WORD_MAX 15
+/* The longest stop word; longer words need no look-up. */
+#define EXTRACT_STOP_WORD_MAX 7
 
+/* Terms are known by a 64-bit hash alone; a collision is too rare to matter. */
 struct extract_term {
 	uint64_t hash;		/* 0 marks a free slot */
 	size_t count;		/* how many sentences hold the term */
@@ -282,13 +284,18 @@ extract_word_hash(const char *a, const char *b, uint64_t *ret_hash)
 	return true;
 }
 
+/*
+ * XXX Only ASCII letters make words, and the stop words are English: in
+ * French, German or Russian a word is cut at every accented or Cyrillic
+ * letter or lost, so the summary of such a text is picked on little more
+ * than its digits and Latin fragments, often just its first sentence.
+ */
 static bool
 extract_is_word_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '_';
 }
-
 
 static bool
 extract_cjk_is_in(const char32_t *set, uint32_t cp)
@@ -314,7 +321,10 @@ extract_cjk_keeps_pair(uint32_t a, uint32_t b)
 	    extract_cjk_is_in(extract_cjk_function, b));
 }
 
-/* A lone character between digits is mostly a date or time unit. */
+/*
+ * A CJK character alone between other text is a term, unless it is a
+ * particle, a function character or the unit of a date ("4月12日").
+ */
 static bool
 extract_cjk_keeps_single(uint32_t a)
 {
@@ -454,12 +464,13 @@ extract_table_count(struct extract_table *t, uint64_t hash, size_t mark)
 	struct extract_term *e;
 	int r;
 
-	if ((t->used + 1) * 2 > t->mask + 1) {
+	e = extract_table_slot(t, hash);
+	if (e->hash == 0 && (t->used + 1) * 2 > t->mask + 1) {
 		r = extract_table_grow(t);
 		if (r < 0)
 			return r;
+		e = extract_table_slot(t, hash);
 	}
-	e = extract_table_slot(t, hash);
 	if (e->hash == 0) {
 		e->hash = hash;
 		t->used++;
@@ -524,8 +535,9 @@ extract_last_char(const char *a, const char *b)
 	uint32_t cp;
 
 	while (b > a) {
-		for (q = b - 1; q > a && ((unsigned char)*q & 0xc0) == 0x80; q--)
-			;
+		q = b - 1;
+		while (q > a && ((unsigned char)*q & 0xc0) == 0x80)
+			q--;
 		extract_decode(q, b, &cp);
 		if (!extract_is_space(cp))
 			return cp;
@@ -581,22 +593,21 @@ extract_is_title(const char *w, size_t n)
 }
 
 /*
- * Decides whether a lone full stop followed by white space ends a
- * sentence.  It does not after an initial ("e.g. ", "J. Smith"), a title,
- * the number of a list item at the start of a line, or before a lower-case
- * word.
+ * Decides whether a lone full stop followed by white space and no
+ * lower-case word ends a sentence.  It does not after an initial ("e.g.",
+ * "J. Smith"), a title, or the number of a list item at the start of a
+ * line.
+ *
+ * XXX These are guesses, not a model of English: a title missing from the
+ * list ("Gen. Lee") ends a sentence and "plan B. Then" does not, so now
+ * and then one sentence comes out as two, or two as one.
  */
 static bool
-extract_period_ends(const struct extract_cursor *c, const char *dot,
-    const char *after)
+extract_period_ends(const struct extract_cursor *c, const char *dot)
 {
-	const char *w = dot, *q = after;
+	const char *w = dot, *q;
 	size_t n, digits = 0;
 
-	while (q < c->end && extract_is_blank(*q))
-		q++;
-	if (q < c->end && *q >= 'a' && *q <= 'z')
-		return false;
 	while (w > c->line && extract_is_word_char(w[-1]))
 		w--;
 	n = (size_t)(dot - w);
@@ -617,7 +628,9 @@ extract_period_ends(const struct extract_cursor *c, const char *dot,
  * Looks at the stop mark at p.  Stores in ret_after where the scan goes on,
  * past the run of marks and closing quotes, and returns whether the
  * sentence ends there.  A CJK mark always ends it; an ASCII one only
- * before white space, the end of the text or a CJK character.
+ * before white space, the end of the text or a CJK character, and a full
+ * stop, question or exclamation mark not before a lower-case word, as in
+ * '"Done?" she asked.'
  */
 static bool
 extract_stop_ends(const struct extract_cursor *c, const char *p,
@@ -645,7 +658,13 @@ extract_stop_ends(const struct extract_cursor *c, const char *p,
 		return *p != '.';
 	if (!extract_is_space(cp))
 		return false;
-	return *p != '.' || marks > 1 || extract_period_ends(c, p, q);
+	if (*p == ';')
+		return true;
+	while (q < c->end && extract_is_blank(*q))
+		q++;
+	if (q < c->end && *q >= 'a' && *q <= 'z')
+		return false;
+	return *p != '.' || marks > 1 || extract_period_ends(c, p);
 }
 
 /* Skips white space, keeping track of the line. */
@@ -760,6 +779,10 @@ extract_is_blank_line(const char *a, const char *b)
  * A log is many lines of modest length that rarely hold a sentence end: it
  * is cut at every line break, and a full stop inside a line (a version, a
  * host name) is never taken for the end of a sentence.
+ *
+ * XXX A log whose messages end in full stops reads as prose; its lines are
+ * then cut at sentence ends, and a long line with no full stop is joined
+ * to the next as if wrapped, so the summary may span two log lines.
  */
 static bool
 extract_is_log_like(const char *text, size_t len)
@@ -846,6 +869,10 @@ extract_score(struct extract_table *t, const char *a, const char *b,
  * Stores the best sentence in [ret_start, ret_end); the first one wins a
  * tie, so the result depends on the text alone.  Marks continue after the
  * count pass's, so no table entry needs resetting.
+ *
+ * XXX The best sentence is the most typical one, not the most important:
+ * in a log of a thousand routine lines and one "Out of memory", the
+ * summary is a routine line, and one sentence cannot join two facts.
  */
 static bool
 extract_pick(struct extract_table *t, const char *text, size_t len,
@@ -878,7 +905,8 @@ extract_is_cjk_text(uint32_t cp)
  * Copies [a, b) into out with white space trimmed and each run of it made
  * one space, stopping after max_chars characters, and returns how many it
  * wrote.  A line break between CJK characters leaves nothing, as Chinese
- * is wrapped without spaces.  out holds 4 * max_chars + 1 bytes.
+ * is wrapped without spaces.  out holds min(b - a, 4 * max_chars) + 1
+ * bytes, as a run of white space never becomes more than one.
  */
 static size_t
 extract_collapse(const char *a, const char *b, char *out, size_t max_chars)
@@ -949,15 +977,21 @@ extract_skip_bullet(const char *a, const char *b)
 {
 	const char *q = a;
 	uint32_t cp;
+	size_t n;
 
 	q += extract_decode(q, b, &cp);
 	if (cp != '-' && cp != '*' && cp != '+' && cp != 0x2022)
 		return a;
 	if (q == b || !extract_is_blank(*q))
 		return a;
-	while (q < b && extract_is_blank(*q))
-		q++;
-	return q < b ? q : a;
+	/* A bullet followed by nothing visible is all there is to show. */
+	while (q < b) {
+		n = extract_decode(q, b, &cp);
+		if (!extract_is_space(cp))
+			return q;
+		q += n;
+	}
+	return a;
 }
 
 /* Makes the summary of the sentence [a, b) in a new string. */
