@@ -19,15 +19,22 @@
  *
  * Sleeping.  A consumer that finds the ring empty announces itself in
  * sleepers, tries once more, and then sleeps on a futex word that it read
- * before that last try.  A producer bumps the word and wakes one sleeper
+ * before that last try.  A producer bumps the word and wakes the sleepers
  * after each push, but only when someone announced a sleep, so a busy ring
  * costs no system calls.  Both sides put a sequentially consistent fence
  * between their write (the cell; sleepers) and their read (sleepers; the
  * cell), so at least one of them sees the other: either the consumer finds
  * the item or the producer finds the sleeper, and a bumped word makes the
- * futex wait return at once.  ring_wake_all() also bumps a count of
- * general wake-ups that sleepers compare with the one they last saw, which
- * is how a pool tells its workers to look at their stop flags.
+ * futex wait return at once.  A producer wakes one sleeper, and a woken
+ * consumer that got an item wakes the next one if more items wait: a
+ * consumer woken for an item may find the cell before it still claimed by
+ * a producer that has not filled it and go back to sleep, and then the
+ * one wake-up of that slower producer must serve both items.  Passing the
+ * wake-up on costs one load when nobody sleeps, where waking every sleeper
+ * on each push would wake the whole pool for every job.  ring_wake_all()
+ * also bumps a count of general
+ * wake-ups that sleepers compare with the one they last saw, which is how
+ * a pool tells its workers to look at their stop flags.
  */
 
 #include <errno.h>
@@ -116,13 +123,13 @@ ring_futex_wake(struct ring *r, int count)
 }
 
 static void
-ring_futex_wait(struct ring *r, unsigned seen, int64_t timeout_ms)
+ring_futex_wait(struct ring *r, unsigned seen, int64_t timeout_us)
 {
 	struct timespec ts, *tsp = NULL;
 
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (timeout_ms % 1000) * 1000000;
+	if (timeout_us >= 0) {
+		ts.tv_sec = timeout_us / 1000000;
+		ts.tv_nsec = (timeout_us % 1000000) * 1000;
 		tsp = &ts;
 	}
 	/* EAGAIN (the word moved), EINTR and ETIMEDOUT all mean: look again. */
@@ -207,6 +214,23 @@ ring_pop(struct ring *r, void **ret_item)
 	return 0;
 }
 
+/* After a sleeper got its item: wake another if more items are ready. */
+static void
+ring_pass_wake_on(struct ring *r)
+{
+	size_t pos;
+
+	if (atomic_load_explicit(&r->sleepers, memory_order_relaxed) == 0)
+		return;
+	pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	/* Pairs with the release store in ring_push(). */
+	if (atomic_load_explicit(&r->cells[pos & r->mask].seq,
+	    memory_order_acquire) != pos + 1)
+		return;
+	atomic_fetch_add_explicit(&r->wake_word, 1, memory_order_relaxed);
+	ring_futex_wake(r, 1);
+}
+
 /*
  * Like ring_pop(), but sleeps while the ring is empty, for at most
  * timeout_ms (negative: no limit).  *wake_seen is the caller's count of
@@ -218,14 +242,23 @@ int
 ring_pop_wait(struct ring *r, void **ret_item, unsigned *wake_seen,
     int64_t timeout_ms)
 {
-	int64_t deadline_ms = timeout_ms >= 0 ? util_now_ms() + timeout_ms : -1;
+	int64_t deadline_us = -1, left_us = -1;
 	unsigned word, alls;
-	int64_t left_ms = -1;
 	int ret;
 
+	/*
+	 * Microseconds, because a deadline in whole milliseconds ends a wait
+	 * interrupted by a wake-up up to one millisecond early.  A timeout
+	 * too long to add to the clock is no limit.
+	 */
+	if (timeout_ms >= 0 && timeout_ms < INT64_MAX / 2000)
+		deadline_us = util_now_us() + timeout_ms * 1000;
+
 	for (;;) {
-		if (ring_pop(r, ret_item) == 0)
+		if (ring_pop(r, ret_item) == 0) {
+			ring_pass_wake_on(r);
 			return 0;
+		}
 		word = atomic_load_explicit(&r->wake_word,
 		    memory_order_acquire);
 		alls = atomic_load_explicit(&r->wake_alls,
@@ -234,9 +267,9 @@ ring_pop_wait(struct ring *r, void **ret_item, unsigned *wake_seen,
 			*wake_seen = alls;
 			return -EINTR;
 		}
-		if (deadline_ms >= 0) {
-			left_ms = deadline_ms - util_now_ms();
-			if (left_ms <= 0)
+		if (deadline_us >= 0) {
+			left_us = deadline_us - util_now_us();
+			if (left_us <= 0)
 				return -ETIMEDOUT;
 		}
 
@@ -246,11 +279,13 @@ ring_pop_wait(struct ring *r, void **ret_item, unsigned *wake_seen,
 		atomic_thread_fence(memory_order_seq_cst);
 		ret = ring_pop(r, ret_item);
 		if (ret < 0)
-			ring_futex_wait(r, word, left_ms);
+			ring_futex_wait(r, word, left_us);
 		atomic_fetch_sub_explicit(&r->sleepers, 1,
 		    memory_order_relaxed);
-		if (ret == 0)
+		if (ret == 0) {
+			ring_pass_wake_on(r);
 			return 0;
+		}
 	}
 }
 
