@@ -29,10 +29,14 @@ static char *key_from_environment;	/* main thread only */
 void
 key_take_environment(void)
 {
-	const char *v = getenv("OPENAI_API_KEY");
+	char *v = getenv("OPENAI_API_KEY");
 
-	if (v && v[0])
+	if (v && v[0]) {
 		key_from_environment = strdup(v);
+		/* unsetenv() alone leaves the bytes where the kernel put them,
+		 * readable in /proc/PID/environ: wipe them there too. */
+		explicit_bzero(v, strlen(v));
+	}
 	(void)unsetenv("OPENAI_API_KEY");
 }
 
