@@ -552,10 +552,6 @@ settings_check_whole(struct settings_loader *l, const struct settings *s)
 	if (s->retry_max_delay_ms < s->retry_initial_delay_ms)
 		settings_problem(l, settings_line_of(l, "retry", "max_delay"),
 		    "retry.max_delay must not be less than retry.initial_delay");
-	if (s->connect_timeout_ms > s->timeout_ms)
-		settings_problem(l,
-		    settings_line_of(l, "api", "connect_timeout"),
-		    "api.connect_timeout must not be more than api.timeout");
 }
 
 static int
