@@ -441,7 +441,8 @@ job_run(struct job *job, struct job_context *ctx)
 	if (job_ask(job, ctx, &a) < 0) {
 		/* Nothing was sent: not an attempt. */
 		job->outcome = JOB_PAUSED;
-		(void)throttle_is_paused(ctx->throttle, util_now_ms(),
+		job->retry_at_ms = util_now_ms();
+		(void)throttle_is_paused(ctx->throttle, job->retry_at_ms,
 		    &job->retry_at_ms);
 		return;
 	}

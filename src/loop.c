@@ -525,6 +525,16 @@ loop_reload(struct loop *l)
 	notify_ready();
 }
 
+/* While draining, wake each second and at the deadline itself. */
+static void
+loop_arm_stop_tick(struct loop *l)
+{
+	int64_t at_ms = util_now_ms() + LOOP_STATUS_INTERVAL_MS;
+
+	loop_arm(l->tickfd, at_ms < l->stop_deadline_ms ? at_ms :
+	    l->stop_deadline_ms, 0);
+}
+
 /* SIGTERM or SIGINT: take no new jobs, let requests in flight finish. */
 static void
 loop_stop(struct loop *l, int signo)
@@ -543,7 +553,7 @@ loop_stop(struct loop *l, int signo)
 	loop_poll_inbox(l, false);
 	/* Ask systemd for the drain time plus a margin for the exit. */
 	notify_extend_timeout((uint64_t)(timeout_ms + 5000) * 1000);
-	loop_arm(l->tickfd, util_now_ms() + LOOP_STATUS_INTERVAL_MS, 0);
+	loop_arm_stop_tick(l);
 }
 
 static void
@@ -720,8 +730,7 @@ loop_dispatch(struct loop *l, enum loop_source source)
 		(void)!read(source == LOOP_TIMER ? l->timerfd : l->tickfd,
 		    &expirations, sizeof(expirations));
 		if (source == LOOP_TICK && l->is_stopping)
-			loop_arm(l->tickfd, util_now_ms() +
-			    LOOP_STATUS_INTERVAL_MS, 0);
+			loop_arm_stop_tick(l);
 		break;
 	case LOOP_WATCHDOG:
 		(void)!read(l->watchdogfd, &expirations, sizeof(expirations));
