@@ -22,6 +22,7 @@
 #include "key.h"
 #include "log.h"
 #include "loop.h"
+#include "outbox.h"
 #include "settings.h"
 
 #define GISTD_EXIT_USAGE 2
@@ -124,6 +125,7 @@ main(int argc, char **argv)
 		return r;
 	key_take_environment();
 	log_init(o.is_verbose);
+	outbox_init_mode();
 	if (o.is_check_only) {
 		r = settings_load(o.config_path, gistd_print_problem, NULL, &s);
 		settings_unref(r == 0 ? s : NULL);

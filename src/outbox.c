@@ -26,6 +26,23 @@
 #include "outbox.h"
 #include "util.h"
 
+/* Mode of the files written, from the umask; fixed before threads start. */
+static mode_t outbox_file_mode = 0644;
+
+/*
+ * Takes the mode of summaries and error files from the process umask, as
+ * for any file a program creates (mkostemp alone would give 0600).  Call
+ * once on the main thread before the workers start.
+ */
+void
+outbox_init_mode(void)
+{
+	mode_t mask = umask(0);
+
+	(void)umask(mask);
+	outbox_file_mode = 0666 & ~mask;
+}
+
 static int
 outbox_write_all(int fd, const char *buf, size_t len)
 {
@@ -82,7 +99,7 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 	r = outbox_write_all(fd, text, len);
 	if (r == 0)
 		r = outbox_write_all(fd, "\n", 1);
-	if (r == 0 && fchmod(fd, 0644) < 0)
+	if (r == 0 && fchmod(fd, outbox_file_mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
