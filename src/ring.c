@@ -19,22 +19,23 @@
  *
  * Sleeping.  A consumer that finds the ring empty announces itself in
  * sleepers, tries once more, and then sleeps on a futex word that it read
- * before that last try.  A producer bumps the word and wakes the sleepers
+ * before that last try.  A producer bumps the word and wakes one sleeper
  * after each push, but only when someone announced a sleep, so a busy ring
  * costs no system calls.  Both sides put a sequentially consistent fence
  * between their write (the cell; sleepers) and their read (sleepers; the
  * cell), so at least one of them sees the other: either the consumer finds
  * the item or the producer finds the sleeper, and a bumped word makes the
- * futex wait return at once.  A producer wakes one sleeper, and a woken
- * consumer that got an item wakes the next one if more items wait: a
- * consumer woken for an item may find the cell before it still claimed by
- * a producer that has not filled it and go back to sleep, and then the
- * one wake-up of that slower producer must serve both items.  Passing the
- * wake-up on costs one load when nobody sleeps, where waking every sleeper
- * on each push would wake the whole pool for every job.  ring_wake_all()
- * also bumps a count of general
- * wake-ups that sleepers compare with the one they last saw, which is how
- * a pool tells its workers to look at their stop flags.
+ * futex wait return at once.  A consumer that got an item wakes the next
+ * sleeper if more items wait: a consumer woken for an item may find the
+ * cell before it still claimed by a producer that has not filled it and go
+ * back to sleep, and then the one wake-up of that slower producer must
+ * serve both items.  Passing the wake-up on costs one load when nobody
+ * sleeps, where waking every sleeper on each push would wake the whole
+ * pool for every job.
+ *
+ * ring_wake_all() also bumps a count of general wake-ups that sleepers
+ * compare with the one they last saw, which is how a pool tells its
+ * workers to look at their stop flags.
  */
 
 #include <errno.h>
