@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -36,6 +37,13 @@
 
 /* Bytes that max_input_chars characters take at most in UTF-8. */
 #define JOB_BYTES_PER_CHAR 4
+
+/*
+ * XXX A scanned file is taken as complete once nobody has written to it
+ * for this long.  A writer that keeps a file open but pauses for longer
+ * has its partial text summarized, and summarized again after it closes.
+ */
+#define JOB_SETTLE_MS 2000
 
 /* What one attempt learned, for the log line that ends it. */
 struct job_attempt {
@@ -289,6 +297,10 @@ job_fail(struct job *job, struct job_attempt *a)
 	if (r == 0)
 		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
 		    "moved to failed_dir", esc, job->reason);
+	else if (r == 1)
+		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
+		    "moved to failed_dir (the name leaves no room for .error)",
+		    esc, job->reason);
 	else if (r == -ENOTDIR)
 		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
 		    "left in the inbox until it changes", esc, job->reason);
@@ -399,6 +411,32 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 }
 
 /*
+ * Whether a file found by a scan was written to so lately that a writer
+ * may still be at work; if so, the job is told to look again once the
+ * file has been quiet for JOB_SETTLE_MS.  A writer that closes the file
+ * sooner causes an event, which the main thread turns into a job at once.
+ */
+static bool
+job_is_unsettled(struct job *job, const struct stat *st)
+{
+	const struct timespec *t = &st->st_mtim;
+	struct timespec now;
+	int64_t age_ms;
+
+	if (st->st_ctim.tv_sec > t->tv_sec || (st->st_ctim.tv_sec ==
+	    t->tv_sec && st->st_ctim.tv_nsec > t->tv_nsec))
+		t = &st->st_ctim;
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	age_ms = (int64_t)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+	if (age_ms >= JOB_SETTLE_MS || age_ms < -JOB_SETTLE_MS)
+		return false;
+	job->outcome = JOB_UNSETTLED;
+	job->retry_at_ms = util_now_ms() + JOB_SETTLE_MS - age_ms;
+	return true;
+}
+
+/*
  * Takes the job one attempt further and sets job->outcome (and, for some
  * outcomes, reason and retry_at_ms).  Runs on a worker thread; the job and
  * ctx are the caller's alone while it runs.
@@ -427,8 +465,14 @@ job_run(struct job *job, struct job_context *ctx)
 			job_fail(job, &a);
 		return;
 	}
-	if (outbox_summary_is_current(job->settings->outbox, job->name, &st)) {
+	if (job->origin != JOB_FROM_CHANGE &&
+	    outbox_summary_is_current(job->settings->outbox, job->name, &st,
+	    job->origin == JOB_FROM_EVENT)) {
 		job->outcome = JOB_UP_TO_DATE;
+		(void)close(fd);
+		return;
+	}
+	if (job->origin == JOB_FROM_SCAN && job_is_unsettled(job, &st)) {
 		(void)close(fd);
 		return;
 	}

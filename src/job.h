@@ -13,6 +13,7 @@
  * acquire ordering), so no field needs to be atomic.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +30,15 @@ enum job_outcome {
 	JOB_FAILED,		/* the file's own fault, recorded */
 	JOB_RETRY,		/* transient: try again at retry_at_ms */
 	JOB_PAUSED,		/* the setup's fault, or held back by a pause */
+	JOB_UNSETTLED,		/* written to lately: look again at retry_at_ms */
+};
+
+/* How the main thread learned of the file, which decides what "already
+ * summarized" means for it. */
+enum job_origin {
+	JOB_FROM_SCAN,		/* listed by a scan: a writer may still be busy */
+	JOB_FROM_EVENT,		/* closed after writing, or moved in */
+	JOB_FROM_CHANGE,	/* changed while its summary was being made */
 };
 
 struct job {
@@ -36,6 +46,7 @@ struct job {
 	struct job *hash_next;
 	struct job *deferred_next;
 	int state;				/* enum registry_state */
+	bool is_dirty;				/* an event came while out */
 	dev_t dev;				/* identity of a held file */
 	ino_t ino;
 	int64_t mtime_ns;
@@ -43,12 +54,13 @@ struct job {
 
 	/* written by main before the push, read by the worker */
 	struct settings *settings;		/* reference held */
+	enum job_origin origin;
 	unsigned attempt;			/* attempts made so far */
 	int64_t first_try_ms;			/* monotonic, of attempt 1 */
 
 	/* written by the worker before it hands the job back */
 	enum job_outcome outcome;
-	int64_t retry_at_ms;			/* for JOB_RETRY, JOB_PAUSED */
+	int64_t retry_at_ms;			/* RETRY, PAUSED, UNSETTLED */
 	int64_t tokens;				/* in + out of this attempt */
 	char reason[256];
 

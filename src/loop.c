@@ -175,9 +175,39 @@ loop_held_file_changed(struct loop *l, struct job *job)
 	    job->mtime_ns;
 }
 
+/*
+ * News of a file that is already known.  One that is out with a
+ * worker is marked, since the worker may have read it before the change;
+ * one that waits for its writer to finish is due at once.
+ */
+static void
+loop_reoffer(struct loop *l, struct job *job, enum job_origin origin)
+{
+	switch (job->state) {
+	case REGISTRY_OUT:
+		job->is_dirty = true;
+		break;
+	case REGISTRY_DEFERRED:
+		if (job->outcome != JOB_UNSETTLED)
+			break;
+		job->origin = JOB_FROM_EVENT;
+		job->retry_at_ms = 0;
+		break;
+	case REGISTRY_HELD:
+		if (!loop_held_file_changed(l, job))
+			break;
+		job->attempt = 0;
+		job->first_try_ms = 0;
+		job->origin = origin;
+		registry_set_state(l->reg, job, REGISTRY_OUT);
+		loop_push(l, job);
+		break;
+	}
+}
+
 /* A name appeared in the inbox: queue it unless it is known already. */
 static void
-loop_offer(struct loop *l, const char *name)
+loop_offer(struct loop *l, const char *name, enum job_origin origin)
 {
 	struct job *job;
 
@@ -185,13 +215,10 @@ loop_offer(struct loop *l, const char *name)
 		return;
 	job = registry_find(l->reg, name);
 	if (job) {
-		if (job->state != REGISTRY_HELD ||
-		    !loop_held_file_changed(l, job))
-			return;
-		job->attempt = 0;
-		job->first_try_ms = 0;
-		registry_set_state(l->reg, job, REGISTRY_OUT);
-		loop_push(l, job);
+		/* A scan says nothing new about a file in progress, but may be
+		 * the only news of a held file's change after lost events. */
+		if (origin != JOB_FROM_SCAN || job->state == REGISTRY_HELD)
+			loop_reoffer(l, job, origin);
 		return;
 	}
 	job = job_new(name);
@@ -199,6 +226,7 @@ loop_offer(struct loop *l, const char *name)
 		log_msg(LOG_ERR, "Failed to queue a file: out of memory");
 		return;
 	}
+	job->origin = origin;
 	(void)registry_add(l->reg, job, REGISTRY_OUT);
 	loop_push(l, job);
 }
@@ -220,7 +248,7 @@ loop_inbox_event(struct loop *l, enum inbox_event ev, const char *name)
 {
 	switch (ev) {
 	case INBOX_FILE:
-		loop_offer(l, name);
+		loop_offer(l, name, JOB_FROM_EVENT);
 		break;
 	case INBOX_RESCAN:
 		log_msg(LOG_NOTICE, "Missed inbox events (queue overflow), "
@@ -269,7 +297,7 @@ loop_feed(struct loop *l)
 		if (inbox_scan_next(l->inbox, &name) <= 0)
 			break;
 		else
-			loop_offer(l, name);
+			loop_offer(l, name, JOB_FROM_SCAN);
 	loop_poll_inbox(l, !l->is_once && loop_has_room(l));
 	return loop_has_room(l) && inbox_is_scanning(l->inbox);
 }
@@ -339,10 +367,20 @@ loop_settle(struct loop *l, struct job *job)
 	char esc[LOG_NAME_MAX];
 
 	loop_count_tokens(l, job->tokens);
+	if (job->outcome == JOB_DONE)
+		l->n_done++;
+	if (job->is_dirty && !l->is_stopping && !l->has_setup_fault) {
+		/* Changed while out: whatever was made came from the old
+		 * text, so make it again from the new one. */
+		job->is_dirty = false;
+		job->origin = JOB_FROM_CHANGE;
+		job->attempt = 0;
+		job->first_try_ms = 0;
+		loop_push(l, job);
+		return;
+	}
 	switch (job->outcome) {
 	case JOB_DONE:
-		l->n_done++;
-		/* fall through */
 	case JOB_UP_TO_DATE:
 	case JOB_VANISHED:
 		registry_remove(l->reg, job);
@@ -363,6 +401,7 @@ loop_settle(struct loop *l, struct job *job)
 			loop_pause(l, job);
 		/* fall through */
 	case JOB_RETRY:
+	case JOB_UNSETTLED:
 		if (l->is_stopping || l->has_setup_fault) {
 			registry_remove(l->reg, job);
 			job_free(job);

@@ -116,12 +116,12 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 
 /*
  * Whether outbox/NAME.summary is a regular file not older than the input
- * described by st.  Returns 1 or 0; a summary that cannot be checked
- * counts as missing.
+ * described by st (strictly newer with is_strict).  Returns 1 or 0; a
+ * summary that cannot be checked counts as missing.
  */
 int
 outbox_summary_is_current(const char *outbox, const char *name,
-    const struct stat *input)
+    const struct stat *input, bool is_strict)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -133,6 +133,8 @@ outbox_summary_is_current(const char *outbox, const char *name,
 		return 0;
 	if (st.st_mtim.tv_sec != input->st_mtim.tv_sec)
 		return st.st_mtim.tv_sec > input->st_mtim.tv_sec;
+	if (is_strict)
+		return st.st_mtim.tv_nsec > input->st_mtim.tv_nsec;
 	return st.st_mtim.tv_nsec >= input->st_mtim.tv_nsec;
 }
 
@@ -166,24 +168,27 @@ outbox_move(const char *from_dir, const char *to_dir, const char *name)
 /*
  * Records that name failed: writes failed_dir/NAME.error holding reason,
  * then moves the input next to it.  A name too long to take ".error" moves
- * without one.  Returns 0, -ENOTDIR when failed_dir is "" (the input stays
- * where it is), or a negative errno when the move failed.
+ * without one, and then 1 is returned.  Returns 0 or 1, -ENOTDIR when
+ * failed_dir is "" (the input stays where it is), or a negative errno when
+ * the move failed.
  */
 int
 outbox_fail_input(const struct settings *s, const char *name,
     const char *reason)
 {
+	bool has_room = strlen(name) + strlen(OUTBOX_ERROR_SUFFIX) <= NAME_MAX;
 	int r;
 
 	if (!s->failed_dir[0])
 		return -ENOTDIR;
-	if (strlen(name) + strlen(OUTBOX_ERROR_SUFFIX) <= NAME_MAX) {
+	if (has_room) {
 		r = outbox_write_atomic(s->failed_dir, name,
 		    OUTBOX_ERROR_SUFFIX, reason, strlen(reason));
 		if (r < 0)
 			return r;
 	}
-	return outbox_move(s->inbox, s->failed_dir, name);
+	r = outbox_move(s->inbox, s->failed_dir, name);
+	return r < 0 ? r : has_room ? 0 : 1;
 }
 
 /*

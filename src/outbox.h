@@ -21,7 +21,7 @@
 
 void outbox_init_mode(void);
 int outbox_summary_is_current(const char *outbox, const char *name,
-    const struct stat *input);
+    const struct stat *input, bool is_strict);
 int outbox_write_summary(const char *outbox, const char *name,
     const char *text, size_t len);
 int outbox_fail_input(const struct settings *s, const char *name,
