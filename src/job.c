@@ -295,18 +295,20 @@ job_fail(struct job *job, struct job_attempt *a)
 	r = outbox_fail_input(job->settings, job->name, job->reason);
 	log_escape(job->name, esc, sizeof(esc));
 	if (r == 0)
-		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
-		    "moved to failed_dir", esc, job->reason);
+		log_event(LOG_ERR, &a->fields,
+		    "Failed to summarize '%s': %s, moved to failed_dir",
+		    esc, job->reason);
 	else if (r == 1)
-		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
-		    "moved to failed_dir (the name leaves no room for .error)",
+		log_event(LOG_ERR, &a->fields,
+		    "Failed to summarize '%s': %s, moved to failed_dir (the name leaves no room for .error)",
 		    esc, job->reason);
 	else if (r == -ENOTDIR)
-		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
-		    "left in the inbox until it changes", esc, job->reason);
+		log_event(LOG_ERR, &a->fields,
+		    "Failed to summarize '%s': %s, left in the inbox until it changes",
+		    esc, job->reason);
 	else
-		log_event(LOG_ERR, &a->fields, "Failed to summarize '%s': %s, "
-		    "and failed to move it to failed_dir: %s; left in the inbox",
+		log_event(LOG_ERR, &a->fields,
+		    "Failed to summarize '%s': %s, and failed to move it to failed_dir: %s; left in the inbox",
 		    esc, job->reason, util_strerror(r, ebuf, sizeof(ebuf)));
 }
 
@@ -337,9 +339,10 @@ job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
 		throttle_hold(ctx->throttle, now_ms + delay_ms);
 	job->outcome = JOB_RETRY;
 	job->retry_at_ms = now_ms + delay_ms;
-	log_event(LOG_WARNING, &a->fields, "Failed to summarize '%s': %s, "
-	    "retrying in %.1f s", log_escape(job->name, esc, sizeof(esc)),
-	    job->reason, delay_ms / 1000.0);
+	log_event(LOG_WARNING, &a->fields,
+	    "Failed to summarize '%s': %s, retrying in %.1f s",
+	    log_escape(job->name, esc, sizeof(esc)), job->reason,
+	    delay_ms / 1000.0);
 }
 
 /* The setup's fault: stop the whole pool until max_delay or a reload. */
@@ -374,11 +377,12 @@ job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	log_escape(job->name, esc, sizeof(esc));
 	r = outbox_finish_input(s, job->name);
 	if (r < 0)
-		log_msg(LOG_WARNING, "Failed to move '%s' to done_dir: %s; it "
-		    "stays in the inbox", esc,
-		    util_strerror(r, ebuf, sizeof(ebuf)));
-	log_event(LOG_INFO, &a->fields, "Summarized '%s' (%lld bytes, "
-	    "%lld ms, %lld+%lld tokens)", esc, (long long)a->fields.bytes,
+		log_msg(LOG_WARNING,
+		    "Failed to move '%s' to done_dir: %s; it stays in the inbox",
+		    esc, util_strerror(r, ebuf, sizeof(ebuf)));
+	log_event(LOG_INFO, &a->fields,
+	    "Summarized '%s' (%lld bytes, %lld ms, %lld+%lld tokens)",
+	    esc, (long long)a->fields.bytes,
 	    (long long)(a->fields.latency_ms < 0 ? 0 : a->fields.latency_ms),
 	    (long long)a->result.tokens_in, (long long)a->result.tokens_out);
 }

@@ -251,8 +251,8 @@ loop_inbox_event(struct loop *l, enum inbox_event ev, const char *name)
 		loop_offer(l, name, JOB_FROM_EVENT);
 		break;
 	case INBOX_RESCAN:
-		log_msg(LOG_NOTICE, "Missed inbox events (queue overflow), "
-		    "scanning the inbox again");
+		log_msg(LOG_NOTICE,
+		    "Missed inbox events (queue overflow), scanning the inbox again");
 		loop_rescan(l);
 		break;
 	case INBOX_LOST:
