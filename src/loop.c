@@ -356,7 +356,7 @@ loop_pause(struct loop *l, struct job *job)
 	(void)snprintf(l->pause_reason, sizeof(l->pause_reason), "%s",
 	    job->reason);
 	log_lifecycle(LOG_ERR, MSGID_PAUSED,
-	    "Paused: %s; no requests for %.0f s or until a reload",
+	    "Paused: %s; no requests for %.1f s or until a reload",
 	    job->reason, (until_ms - util_now_ms()) / 1000.0);
 }
 

@@ -93,17 +93,6 @@ pool_worker_exited(struct pool *p)
 	(void)pthread_mutex_unlock(&p->lock);
 }
 
-static bool
-pool_is_stopping(struct pool *p)
-{
-	bool is_stopping;
-
-	(void)pthread_mutex_lock(&p->lock);
-	is_stopping = p->is_stopping;
-	(void)pthread_mutex_unlock(&p->lock);
-	return is_stopping;
-}
-
 static void
 pool_hand_back(struct pool *p, struct job *job)
 {
@@ -114,6 +103,26 @@ pool_hand_back(struct pool *p, struct job *job)
 	while (ring_push(p->results, job) < 0)
 		(void)sched_yield();
 	(void)!write(p->wake_fd, &one, sizeof(one));
+}
+
+/*
+ * A worker that must exit got a job anyway: when stopping, hand it back
+ * unattempted; when surplus, put it back for a worker that stays.
+ */
+static void
+pool_give_up(struct pool *p, struct job *job)
+{
+	bool is_stopping;
+
+	(void)pthread_mutex_lock(&p->lock);
+	is_stopping = p->is_stopping;
+	(void)pthread_mutex_unlock(&p->lock);
+	/* The jobs ring has room: this job just left it. */
+	if (!is_stopping && ring_push(p->jobs, job) == 0)
+		return;
+	job->outcome = JOB_PAUSED;
+	job->retry_at_ms = 0;
+	pool_hand_back(p, job);
 }
 
 static void *
@@ -136,14 +145,14 @@ pool_worker_main(void *arg)
 	while (!pool_should_exit(slot)) {
 		if (ring_pop_wait(p->jobs, &item, &wake_seen, -1) < 0)
 			continue;
-		if (pool_is_stopping(p)) {
-			((struct job *)item)->outcome = JOB_PAUSED;
-			((struct job *)item)->retry_at_ms = 0;
-		} else {
-			atomic_fetch_add(&p->in_flight, 1);
-			job_run(item, &ctx);
-			atomic_fetch_sub(&p->in_flight, 1);
+		/* A stop or a shrink may have come while this worker slept. */
+		if (pool_should_exit(slot)) {
+			pool_give_up(p, item);
+			break;
 		}
+		atomic_fetch_add(&p->in_flight, 1);
+		job_run(item, &ctx);
+		atomic_fetch_sub(&p->in_flight, 1);
 		pool_hand_back(p, item);
 	}
 	job_context_clear(&ctx);
