@@ -135,6 +135,10 @@ log_write_stderr(int priority, const char *text)
 
 static void
 log_add_field(struct iovec *iov, size_t *n, char *storage, size_t size,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+log_add_field(struct iovec *iov, size_t *n, char *storage, size_t size,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -186,6 +190,10 @@ log_send_journal(int priority, const struct log_fields *f, const char *text)
 #undef LOG_NUMBER
 	(void)sd_journal_sendv(iov, (int)n);
 }
+
+static void
+log_vevent(int priority, const struct log_fields *f, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void
 log_vevent(int priority, const struct log_fields *f, const char *fmt,
