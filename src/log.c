@@ -65,9 +65,30 @@ log_is_verbose(void)
 }
 
 /*
+ * Whether the valid UTF-8 sequence of n bytes at p can be logged as it is.
+ * Not a backslash, DEL, the C0 controls, nor the characters that move the
+ * cursor or end a line for some reader: the C1 controls U+0080 to U+009F
+ * (U+009B starts a terminal escape, U+0085 ends a line) and the line and
+ * paragraph separators U+2028 and U+2029.
+ */
+static bool
+log_is_printable(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] >= 0x20 && p[0] != 0x7f && p[0] != '\\';
+	if (n == 2)
+		return !(p[0] == 0xc2 && p[1] <= 0x9f);
+	if (n == 3)
+		return !(p[0] == 0xe2 && p[1] == 0x80 &&
+		    (p[2] == 0xa8 || p[2] == 0xa9));
+	return true;
+}
+
+/*
  * Writes a printable form of the byte string name into buf and returns buf.
  * Valid UTF-8 other than control characters stays as it is; a backslash,
- * control characters and bytes that are not UTF-8 become C-style escapes.
+ * control characters (C0 and C1) and bytes that are not UTF-8 become
+ * C-style escapes, one per byte.
  * A buf of LOG_NAME_MAX bytes holds any file name; a longer name is cut.
  */
 const char *
@@ -76,10 +97,9 @@ log_escape(const char *name, char *buf, size_t size)
 	const unsigned char *p = (const unsigned char *)name;
 	size_t off = 0, n;
 
-	while (*p && off + 5 < size) {
+	while (*p && off + 4 < size) {
 		n = text_utf8_sequence(p, strnlen((const char *)p, 4));
-		if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f &&
-		    *p != '\\')) {
+		if (n > 0 && log_is_printable(p, n)) {
 			memcpy(buf + off, p, n);
 			off += n;
 			p += n;
