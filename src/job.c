@@ -45,6 +45,9 @@
  */
 #define JOB_SETTLE_MS 2000
 
+/* A reply kept for a retry of its write is at most this long. */
+#define JOB_KEPT_SUMMARY_MAX (64 * 1024)
+
 /* What one attempt learned, for the log line that ends it. */
 struct job_attempt {
 	struct log_fields fields;
@@ -77,6 +80,7 @@ job_free(struct job *job)
 	if (!job)
 		return;
 	settings_unref(job->settings);
+	free(job->summary);
 	free(job);
 }
 
@@ -356,23 +360,32 @@ job_pause(struct job *job, struct job_context *ctx)
 	job->retry_at_ms = until_ms;
 }
 
-/* Writes the summary and moves the input on; a write error is transient. */
+/*
+ * Writes the summary and moves the input on.  A write error is transient,
+ * but the reply was paid for: it is kept for the next attempt, and the
+ * whole pool waits too, since a full or missing outbox fails every file.
+ */
 static void
-job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a)
+job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a,
+    const char *summary)
 {
 	const struct settings *s = job->settings;
 	char esc[LOG_NAME_MAX], ebuf[128];
-	const char *summary = a->result.summary;
 	int r;
 
 	r = outbox_write_summary(s->outbox, job->name, summary,
 	    strlen(summary));
 	if (r < 0) {
+		if (!job->summary && strlen(summary) <= JOB_KEPT_SUMMARY_MAX)
+			job->summary = strdup(summary);
 		job_set_reason(job, "cannot write the summary: %s",
 		    util_strerror(r, ebuf, sizeof(ebuf)));
 		job_retry(job, ctx, a, -1);
+		throttle_hold(ctx->throttle, job->retry_at_ms);
 		return;
 	}
+	free(job->summary);
+	job->summary = NULL;
 	job->outcome = JOB_DONE;
 	log_escape(job->name, esc, sizeof(esc));
 	r = outbox_finish_input(s, job->name);
@@ -400,7 +413,7 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 		job_set_reason(job, "%s", res->reason);
 	switch (res->class) {
 	case API_OK:
-		job_publish(job, ctx, a);
+		job_publish(job, ctx, a, res->summary);
 		break;
 	case API_TRANSIENT:
 		job_retry(job, ctx, a, res->retry_after_ms);
@@ -441,6 +454,103 @@ job_is_unsettled(struct job *job, const struct stat *st)
 }
 
 /*
+ * Whether there is nothing to send now: the summary is current (then the
+ * input still moves to done_dir, in case a crash came between the two), or
+ * a scanned file's writer may still be busy.
+ */
+static bool
+job_is_done_for_now(struct job *job, const struct stat *st)
+{
+	const struct settings *s = job->settings;
+
+	if (job->origin != JOB_FROM_CHANGE &&
+	    outbox_summary_is_current(s->outbox, job->name, st,
+	    job->origin == JOB_FROM_EVENT)) {
+		job->outcome = JOB_UP_TO_DATE;
+		(void)outbox_finish_input(s, job->name);
+		return true;
+	}
+	return job->origin == JOB_FROM_SCAN && job_is_unsettled(job, st);
+}
+
+/* Whether the open input changed since st was taken. */
+static bool
+job_has_changed(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	if (fstat(fd, &now) < 0)
+		return true;
+	return now.st_size != st->st_size ||
+	    now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
+	    now.st_ctim.tv_sec != st->st_ctim.tv_sec ||
+	    now.st_ctim.tv_nsec != st->st_ctim.tv_nsec;
+}
+
+/*
+ * Forgets a reply kept from an earlier attempt if the input is no longer
+ * the file it summarizes.
+ */
+static void
+job_check_kept_summary(struct job *job, ino_t ino, int64_t mtime_ns,
+    int64_t size)
+{
+	if (!job->summary || (job->ino == ino && job->mtime_ns == mtime_ns &&
+	    job->size == size))
+		return;
+	free(job->summary);
+	job->summary = NULL;
+}
+
+/*
+ * Sends the text and acts on the reply.  The input stays open through the
+ * request so that a change made meanwhile is seen: then the reply, which
+ * came from the old text, is dropped and the file is done again.
+ */
+static void
+job_summarize(struct job *job, struct job_context *ctx, int fd,
+    const struct stat *st, struct job_attempt *a)
+{
+	char esc[LOG_NAME_MAX];
+
+	if (job_ask(job, ctx, a) < 0) {
+		/* Nothing was sent: not an attempt. */
+		job->outcome = JOB_PAUSED;
+		job->retry_at_ms = util_now_ms();
+		(void)throttle_is_paused(ctx->throttle, job->retry_at_ms,
+		    &job->retry_at_ms);
+		return;
+	}
+	job->attempt++;
+	if (a->result.class == API_OK && job_has_changed(fd, st)) {
+		/* Someone is writing: wait, as for a scanned file, until the
+		 * file is quiet, rather than pay for each of its versions. */
+		log_msg(LOG_DEBUG, "'%s' changed while being summarized, doing it again once it is quiet",
+		    log_escape(job->name, esc, sizeof(esc)));
+		job->tokens = a->result.tokens_in + a->result.tokens_out;
+		job->outcome = JOB_UNSETTLED;
+		job->origin = JOB_FROM_SCAN;
+		job->retry_at_ms = util_now_ms() + JOB_SETTLE_MS;
+		return;
+	}
+	job_settle(job, ctx, a);
+}
+
+/* Writes a reply kept from the last attempt, or makes a new one. */
+static void
+job_work(struct job *job, struct job_context *ctx, int fd,
+    const struct stat *st, struct job_attempt *a)
+{
+	if (job->summary)
+		job_publish(job, ctx, a, job->summary);
+	else if (job_load_text(job, ctx, fd, st, a) < 0)
+		job_fail(job, a);
+	else
+		job_summarize(job, ctx, fd, st, a);
+}
+
+/*
  * Takes the job one attempt further and sets job->outcome (and, for some
  * outcomes, reason and retry_at_ms).  Runs on a worker thread; the job and
  * ctx are the caller's alone while it runs.
@@ -449,9 +559,11 @@ void
 job_run(struct job *job, struct job_context *ctx)
 {
 	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
+	int64_t mtime_ns = job->mtime_ns, size = job->size;
+	ino_t ino = job->ino;
 	char path[PATH_MAX];
 	struct stat st;
-	int fd, r;
+	int fd;
 
 	job->reason[0] = '\0';
 	job->tokens = 0;
@@ -469,32 +581,9 @@ job_run(struct job *job, struct job_context *ctx)
 			job_fail(job, &a);
 		return;
 	}
-	if (job->origin != JOB_FROM_CHANGE &&
-	    outbox_summary_is_current(job->settings->outbox, job->name, &st,
-	    job->origin == JOB_FROM_EVENT)) {
-		job->outcome = JOB_UP_TO_DATE;
-		(void)close(fd);
-		return;
-	}
-	if (job->origin == JOB_FROM_SCAN && job_is_unsettled(job, &st)) {
-		(void)close(fd);
-		return;
-	}
-	r = job_load_text(job, ctx, fd, &st, &a);
+	job_check_kept_summary(job, ino, mtime_ns, size);
+	if (!job_is_done_for_now(job, &st))
+		job_work(job, ctx, fd, &st, &a);
 	(void)close(fd);
-	if (r < 0) {
-		job_fail(job, &a);
-		return;
-	}
-	if (job_ask(job, ctx, &a) < 0) {
-		/* Nothing was sent: not an attempt. */
-		job->outcome = JOB_PAUSED;
-		job->retry_at_ms = util_now_ms();
-		(void)throttle_is_paused(ctx->throttle, job->retry_at_ms,
-		    &job->retry_at_ms);
-		return;
-	}
-	job->attempt++;
-	job_settle(job, ctx, &a);
 	api_result_clear(&a.result);
 }

@@ -58,6 +58,9 @@ struct job {
 	unsigned attempt;			/* attempts made so far */
 	int64_t first_try_ms;			/* monotonic, of attempt 1 */
 
+	/* the worker's while it runs the job, kept between attempts */
+	char *summary;				/* paid for, not yet written */
+
 	/* written by the worker before it hands the job back */
 	enum job_outcome outcome;
 	int64_t retry_at_ms;			/* RETRY, PAUSED, UNSETTLED */
