@@ -628,6 +628,30 @@ class FakeProvider:
                 return len(self._log)
         return len(self.requests(match))
 
+    def last_seq(self):
+        """The "seq" of the latest chat request (0 before any); unlike
+        request_count(), it keeps growing across reset()."""
+        with self._lock:
+            return self._seq
+
+    def open_connections(self):
+        """How many client connections the fake still holds open."""
+        with self._lock:
+            return len(self._open)
+
+    def wait_idle(self, timeout):
+        """Wait until no connection is open and no request is being
+        answered: everything a client that went away had sent is recorded.
+        True if so before the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._open and self.in_flight == 0:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
     def wait_requests(self, n, timeout, match=None):
         """Wait until at least n requests (matching) arrived; True if so."""
         deadline = time.monotonic() + timeout
