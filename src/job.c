@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@
 
 /* A reply kept for a retry of its write is at most this long. */
 #define JOB_KEPT_SUMMARY_MAX (64 * 1024)
+
+/* Retry warnings of one cause are logged at most this often. */
+#define JOB_WARNING_INTERVAL_MS 10000
 
 /* What one attempt learned, for the log line that ends it. */
 struct job_attempt {
@@ -316,6 +320,36 @@ job_fail(struct job *job, struct job_attempt *a)
 		    esc, job->reason, util_strerror(r, ebuf, sizeof(ebuf)));
 }
 
+/*
+ * Decides whether a retry warning is worth a line.  When the API is down
+ * every file fails alike, so a warning with the same reason as the last
+ * one logged, within JOB_WARNING_INTERVAL_MS of it, is only counted.
+ * Returns -1 to keep quiet, else how many were kept quiet since the last
+ * warning logged.  Any worker.
+ */
+static int
+job_count_warning(const char *reason, int64_t now_ms)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char last_reason[sizeof(((struct job *)0)->reason)]; /* lock */
+	static int64_t last_ms = INT64_MIN / 2;	/* guarded by lock */
+	static int quiet;			/* guarded by lock */
+	int r = -1;
+
+	(void)pthread_mutex_lock(&lock);
+	if (strcmp(reason, last_reason) != 0 ||
+	    now_ms - last_ms >= JOB_WARNING_INTERVAL_MS) {
+		r = quiet;
+		quiet = 0;
+		(void)snprintf(last_reason, sizeof(last_reason), "%s", reason);
+		last_ms = now_ms;
+	} else {
+		quiet++;
+	}
+	(void)pthread_mutex_unlock(&lock);
+	return r;
+}
+
 /* A transient failure: retry later, or give up after retry.max_age. */
 static void
 job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
@@ -324,6 +358,7 @@ job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
 	const struct settings *s = job->settings;
 	int64_t now_ms = util_now_ms(), delay_ms;
 	char esc[LOG_NAME_MAX];
+	int quiet;
 
 	if (now_ms - job->first_try_ms >= s->retry_max_age_ms) {
 		char reason[sizeof(job->reason)];
@@ -343,10 +378,14 @@ job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
 		throttle_hold(ctx->throttle, now_ms + delay_ms);
 	job->outcome = JOB_RETRY;
 	job->retry_at_ms = now_ms + delay_ms;
-	log_event(LOG_WARNING, &a->fields,
-	    "Failed to summarize '%s': %s, retrying in %.1f s",
-	    log_escape(job->name, esc, sizeof(esc)), job->reason,
-	    delay_ms / 1000.0);
+	quiet = job_count_warning(job->reason, now_ms);
+	log_escape(job->name, esc, sizeof(esc));
+	if (quiet > 0)
+		log_msg(LOG_WARNING, "%d more retries like the next one were not shown",
+		    quiet);
+	log_event(quiet < 0 ? LOG_DEBUG : LOG_WARNING, &a->fields,
+	    "Failed to summarize '%s': %s, retrying in %.1f s", esc,
+	    job->reason, delay_ms / 1000.0);
 }
 
 /* The setup's fault: stop the whole pool until max_delay or a reload. */
