@@ -125,6 +125,28 @@ job_set_reason(struct job *job, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Remembers which file, in which state, the job last saw.  Any thread
+ * that owns the job. */
+void
+job_note_file(struct job *job, const struct stat *st)
+{
+	job->dev = st->st_dev;
+	job->ino = st->st_ino;
+	job->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	job->size = st->st_size;
+}
+
+/* Whether st describes the file job_note_file() last noted, unchanged. */
+bool
+job_is_same_file(const struct job *job, const struct stat *st)
+{
+	return st->st_dev == job->dev && st->st_ino == job->ino &&
+	    st->st_size == job->size &&
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec ==
+	    job->mtime_ns;
+}
+
 /*
  * Opens the input and describes it.  Returns an open descriptor, or -1
  * with the job's outcome set (vanished, skipped or failed).
@@ -157,11 +179,6 @@ job_open(struct job *job, const char *path, struct stat *st)
 		(void)close(fd);
 		return -1;
 	}
-	job->dev = st->st_dev;
-	job->ino = st->st_ino;
-	job->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
-	job->size = st->st_size;
 	return fd;
 }
 
@@ -529,17 +546,16 @@ job_has_changed(int fd, const struct stat *st)
 
 /*
  * Forgets a reply kept from an earlier attempt if the input is no longer
- * the file it summarizes.
+ * the file it summarizes, then notes the file as it is now.
  */
 static void
-job_check_kept_summary(struct job *job, ino_t ino, int64_t mtime_ns,
-    int64_t size)
+job_check_kept_summary(struct job *job, const struct stat *st)
 {
-	if (!job->summary || (job->ino == ino && job->mtime_ns == mtime_ns &&
-	    job->size == size))
-		return;
-	free(job->summary);
-	job->summary = NULL;
+	if (job->summary && !job_is_same_file(job, st)) {
+		free(job->summary);
+		job->summary = NULL;
+	}
+	job_note_file(job, st);
 }
 
 /*
@@ -598,8 +614,6 @@ void
 job_run(struct job *job, struct job_context *ctx)
 {
 	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
-	int64_t mtime_ns = job->mtime_ns, size = job->size;
-	ino_t ino = job->ino;
 	char path[PATH_MAX];
 	struct stat st;
 	int fd;
@@ -620,7 +634,7 @@ job_run(struct job *job, struct job_context *ctx)
 			job_fail(job, &a);
 		return;
 	}
-	job_check_kept_summary(job, ino, mtime_ns, size);
+	job_check_kept_summary(job, &st);
 	if (!job_is_done_for_now(job, &st))
 		job_work(job, ctx, fd, &st, &a);
 	(void)close(fd);

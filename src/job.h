@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "settings.h"
@@ -81,6 +82,8 @@ struct job_context {
 struct job *job_new(const char *name);
 void job_free(struct job *job);
 void job_run(struct job *job, struct job_context *ctx);
+void job_note_file(struct job *job, const struct stat *st);
+bool job_is_same_file(const struct job *job, const struct stat *st);
 int job_context_init(struct job_context *ctx, struct throttle *t,
     uint64_t seed);
 void job_context_clear(struct job_context *ctx);

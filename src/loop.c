@@ -159,20 +159,25 @@ loop_push(struct loop *l, struct job *job)
 	}
 }
 
+/* lstat() of the job's input, as it is named in the current inbox. */
+static int
+loop_lstat(const struct loop *l, const struct job *job, struct stat *st)
+{
+	char path[4096];
+
+	if (util_join_path(path, sizeof(path), l->settings->inbox, job->name,
+	    NULL) < 0 || lstat(path, st) < 0)
+		return -1;
+	return 0;
+}
+
 /* Whether a held file differs from what was seen when it was held. */
 static bool
 loop_held_file_changed(struct loop *l, struct job *job)
 {
-	char path[4096];
 	struct stat st;
 
-	if (util_join_path(path, sizeof(path), l->settings->inbox, job->name,
-	    NULL) < 0 || lstat(path, &st) < 0)
-		return false;
-	return st.st_dev != job->dev || st.st_ino != job->ino ||
-	    st.st_size != job->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
-	    job->mtime_ns;
+	return loop_lstat(l, job, &st) == 0 && !job_is_same_file(job, &st);
 }
 
 /*
@@ -306,20 +311,14 @@ loop_feed(struct loop *l)
 static void
 loop_hold(struct loop *l, struct job *job)
 {
-	char path[4096];
 	struct stat st;
 
-	if (util_join_path(path, sizeof(path), l->settings->inbox, job->name,
-	    NULL) < 0 || lstat(path, &st) < 0) {
+	if (loop_lstat(l, job, &st) < 0) {
 		registry_remove(l->reg, job);
 		job_free(job);
 		return;
 	}
-	job->dev = st.st_dev;
-	job->ino = st.st_ino;
-	job->size = st.st_size;
-	job->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-	    st.st_mtim.tv_nsec;
+	job_note_file(job, &st);
 	registry_set_state(l->reg, job, REGISTRY_HELD);
 }
 
