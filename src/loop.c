@@ -116,6 +116,20 @@ loop_has_room(const struct loop *l)
 	    out + registry_count(l->reg, REGISTRY_DEFERRED) < LOOP_JOBS_MAX;
 }
 
+/*
+ * Whether a deferred job that fell due may go out.  Taking one moves it
+ * from deferred to out, leaving their sum alone, so only the bound on jobs
+ * out applies: with the sum's bound, a full set of deferred jobs could
+ * never leave.
+ */
+static bool
+loop_has_room_for_due(const struct loop *l)
+{
+	if (l->is_stopping || l->has_setup_fault || l->is_paused)
+		return false;
+	return registry_count(l->reg, REGISTRY_OUT) < loop_out_max(l);
+}
+
 static void
 loop_arm(int fd, int64_t at_ms, int64_t interval_ms)
 {
@@ -288,7 +302,7 @@ loop_feed(struct loop *l)
 	struct job *job;
 	int i;
 
-	while (loop_has_room(l) &&
+	while (loop_has_room_for_due(l) &&
 	    (job = registry_take_due(l->reg, util_now_ms())))
 		loop_push(l, job);
 	while (loop_has_room(l) && !l->is_once) {
@@ -486,6 +500,12 @@ loop_arm_timer(struct loop *l)
 {
 	int64_t next_ms = registry_next_due_ms(l->reg), until_ms;
 
+	/* A retry that is due but has no room to go out would fire the timer
+	 * again at once, and the loop would spin; the next result frees room
+	 * and wakes the loop through the eventfd instead. */
+	if (next_ms >= 0 && next_ms <= util_now_ms() &&
+	    !loop_has_room_for_due(l))
+		next_ms = -1;
 	if (l->is_paused && throttle_is_paused(l->throttle, util_now_ms(),
 	    &until_ms) && (next_ms < 0 || until_ms > next_ms))
 		next_ms = until_ms;
