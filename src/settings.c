@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "key.h"
 #include "settings.h"
@@ -25,6 +28,7 @@
 #define SETTINGS_IGNORE_MAX 256
 #define SETTINGS_STRING_MAX 65536
 #define SETTINGS_PATH_MAX 3800	/* leaves room for a name in PATH_MAX */
+#define SETTINGS_FILE_MAX (1024 * 1024)
 
 enum settings_kind {
 	SETTINGS_STRING,
@@ -363,9 +367,13 @@ settings_get_number(const config_setting_t *c, bool is_seconds,
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
 		*ret_value = config_setting_get_int64(c);
-		if (is_seconds)
-			*ret_value = *ret_value > INT64_MAX / 1000 ?
-			    INT64_MAX : *ret_value * 1000;
+		/* Saturate: the range check that follows rejects both ends. */
+		if (is_seconds && *ret_value > INT64_MAX / 1000)
+			*ret_value = INT64_MAX;
+		else if (is_seconds && *ret_value < INT64_MIN / 1000)
+			*ret_value = INT64_MIN;
+		else if (is_seconds)
+			*ret_value *= 1000;
 		return true;
 	case CONFIG_TYPE_FLOAT:
 		if (!is_seconds)
@@ -554,26 +562,133 @@ settings_check_whole(struct settings_loader *l, const struct settings *s)
 		    "retry.max_delay must not be less than retry.initial_delay");
 }
 
+/* Reads up to size bytes; fewer only at the end of the file. */
+static ssize_t
+settings_read_all(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Reads the whole settings file into a NUL-terminated buffer of at most
+ * SETTINGS_FILE_MAX bytes.  Only a regular file will do: libconfig's
+ * scanner ends the process when a read fails (a directory), and a FIFO
+ * would block.  Returns 0 and a buffer the caller frees, or a negative
+ * errno after reporting the problem.
+ */
+static int
+settings_read_file(struct settings_loader *l, char **ret_text)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t size;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		settings_problem(l, 0, "%s", strerror(-r));
+		goto out;
+	}
+	r = -EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		settings_problem(l, 0, "not a regular file");
+		goto out;
+	}
+	if (st.st_size > SETTINGS_FILE_MAX) {
+		settings_problem(l, 0, "larger than %d bytes",
+		    SETTINGS_FILE_MAX);
+		goto out;
+	}
+	r = -ENOMEM;
+	size = (size_t)st.st_size;
+	text = malloc(size + 2);
+	if (!text)
+		goto out;
+	/* Reading one byte more than fstat() promised tells a file that
+	 * grew meanwhile. */
+	n = settings_read_all(fd, text, size + 1);
+	if (n < 0 || (size_t)n > size) {
+		r = n < 0 ? (int)n : -EINVAL;
+		settings_problem(l, 0, "%s", n < 0 ? strerror(-r) :
+		    "changed while it was read");
+		goto out;
+	}
+	text[n] = '\0';
+	if (strlen(text) != (size_t)n) {
+		r = -EINVAL;
+		settings_problem(l, 0, "contains a NUL byte");
+		goto out;
+	}
+	*ret_text = text;
+	text = NULL;
+	r = 0;
+out:
+	free(text);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+/*
+ * Reports each line that starts with @include.  gistd reads one file:
+ * libconfig 1.5 ends the whole process when an included path cannot be
+ * read (a directory), which a reload must never do.
+ */
+static void
+settings_refuse_includes(struct settings_loader *l, const char *text)
+{
+	const char *p = text;
+	int line = 1;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "@include", 8) == 0)
+			settings_problem(l, line,
+			    "@include is not supported; put every setting in this file");
+		p = strchr(p, '\n');
+		if (!p)
+			return;
+		p++;
+		line++;
+	}
+}
+
 static int
 settings_parse(struct settings_loader *l, config_t *cfg)
 {
-	FILE *f;
+	char *text = NULL;
 	int r;
 
-	f = fopen(l->path, "re");
-	if (!f) {
-		r = -errno;
-		settings_problem(l, 0, "%s", strerror(-r));
+	r = settings_read_file(l, &text);
+	if (r < 0)
 		return r;
+	settings_refuse_includes(l, text);
+	if (l->problems > 0) {
+		r = -EINVAL;
+		goto out;
 	}
-	r = config_read(cfg, f);
-	(void)fclose(f);
-	if (r != CONFIG_TRUE) {
+	r = config_read_string(cfg, text) == CONFIG_TRUE ? 0 : -EINVAL;
+	if (r < 0)
 		settings_problem(l, config_error_line(cfg), "%s",
 		    config_error_text(cfg));
-		return -EINVAL;
-	}
-	return 0;
+out:
+	free(text);
+	return r;
 }
 
 /*
