@@ -13,6 +13,35 @@
 #include "text.h"
 
 /*
+ * The length of the sequence a lead byte of 0xc2 to 0xf4 starts, and the
+ * range of its second byte; 0 for any other lead byte (a continuation
+ * byte, an overlong lead, or too big).  The second byte's range is what
+ * rules out overlong forms, surrogates and code points above U+10FFFF.
+ */
+static size_t
+text_utf8_lead(unsigned char lead, unsigned char *ret_lo, unsigned char *ret_hi)
+{
+	*ret_lo = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+	*ret_hi = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+	if (lead < 0xc2 || lead > 0xf4)
+		return 0;
+	return lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+}
+
+/* How many of the avail bytes after the lead fit its sequence. */
+static size_t
+text_utf8_fitting(const unsigned char *p, size_t avail, size_t n,
+    unsigned char lo, unsigned char hi)
+{
+	size_t i;
+
+	for (i = 1; i < n && i < avail; i++)
+		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+			return i - 1;
+	return i - 1;
+}
+
+/*
  * Returns the length (1 to 4) of the valid UTF-8 sequence that starts at p,
  * looking at no more than avail bytes, or 0 when the bytes there are not
  * one (invalid, or cut short by the end of the buffer).
@@ -20,33 +49,35 @@
 size_t
 text_utf8_sequence(const unsigned char *p, size_t avail)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
+	unsigned char lo, hi;
+	size_t n;
 
 	if (avail == 0)
 		return 0;
 	if (p[0] < 0x80)
 		return 1;
-	if (p[0] < 0xc2 || p[0] > 0xf4)
-		return 0;	/* continuation byte, overlong lead, or too big */
-	n = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
-
-	/* The second byte's range is what rules out overlong forms,
-	 * surrogates and code points above U+10FFFF. */
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (avail < n || p[1] < lo || p[1] > hi)
+	n = text_utf8_lead(p[0], &lo, &hi);
+	if (n == 0 || avail < n || text_utf8_fitting(p, avail, n, lo, hi) !=
+	    n - 1)
 		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
 	return n;
+}
+
+/*
+ * Whether the avail bytes at p, which end the buffer, are the start of a
+ * valid sequence that the end cut short.
+ */
+static bool
+text_utf8_is_cut(const unsigned char *p, size_t avail)
+{
+	unsigned char lo, hi;
+	size_t n;
+
+	if (avail == 0)
+		return false;
+	n = text_utf8_lead(p[0], &lo, &hi);
+	return n > avail && text_utf8_fitting(p, avail, n, lo, hi) ==
+	    avail - 1;
 }
 
 static bool
@@ -80,7 +111,8 @@ text_cut(const char *buf, size_t len, size_t max_chars, bool is_truncated,
 			return TEXT_BINARY;
 		n = text_utf8_sequence(p + off, len - off);
 		if (n == 0) {
-			if (is_truncated && len - off < 4)
+			if (is_truncated && text_utf8_is_cut(p + off,
+			    len - off))
 				break;
 			return TEXT_INVALID_UTF8;
 		}

@@ -108,6 +108,29 @@ test_text_cut_allows_a_split_character_in_a_truncated_buffer(void)
 	TAP_CHECK(len == 2);
 }
 
+/* Only the start of a valid sequence may be cut off, not any short tail. */
+static void
+test_text_cut_rejects_an_invalid_tail_in_a_truncated_buffer(void)
+{
+	size_t len = 0;
+
+	TAP_CHECK(text_cut("ab\xf8", 3, 100, true, &len) ==
+	    TEXT_INVALID_UTF8);
+	TAP_CHECK(text_cut("ab\x80", 3, 100, true, &len) ==
+	    TEXT_INVALID_UTF8);
+	/* 0xed 0xa0 could only go on as a surrogate. */
+	TAP_CHECK(text_cut("ab\xed\xa0", 4, 100, true, &len) ==
+	    TEXT_INVALID_UTF8);
+	/* 0xf4 0x90 could only go on past U+10FFFF. */
+	TAP_CHECK(text_cut("ab\xf4\x90", 4, 100, true, &len) ==
+	    TEXT_INVALID_UTF8);
+	TAP_CHECK(text_cut("ab\xf0\x9f\x98", 5, 100, true, &len) ==
+	    TEXT_OK);
+	TAP_CHECK(len == 2);
+	TAP_CHECK(text_cut("ab\xed\x9f", 4, 100, true, &len) == TEXT_OK);
+	TAP_CHECK(len == 2);
+}
+
 int
 main(void)
 {
@@ -119,5 +142,6 @@ main(void)
 	TAP_RUN(test_text_cut_ignores_bad_bytes_past_the_cut);
 	TAP_RUN(test_text_cut_calls_white_space_empty);
 	TAP_RUN(test_text_cut_allows_a_split_character_in_a_truncated_buffer);
+	TAP_RUN(test_text_cut_rejects_an_invalid_tail_in_a_truncated_buffer);
 	return tap_done();
 }
