@@ -48,6 +48,13 @@
 /* Token counts a reply claims are clamped to this. */
 #define API_TOKENS_MAX ((int64_t)1000 * 1000 * 1000 * 1000)
 
+/*
+ * curl's receive buffer.  Its default of 16 KB is kept by every worker
+ * for as long as it lives; a chat completion is a few hundred bytes, and
+ * a larger reply only takes a few more reads.
+ */
+#define API_RECEIVE_BUFFER_BYTES 4096L
+
 /* Only this much of a key is needed to recognise it in a message. */
 #define API_KEY_WINDOW 8
 
@@ -684,6 +691,7 @@ api_client_set_fixed(struct api_client *c)
 		{ CURLOPT_SSL_VERIFYPEER, 1L },
 		{ CURLOPT_SSL_VERIFYHOST, 2L },
 		{ CURLOPT_POST, 1L },
+		{ CURLOPT_BUFFERSIZE, API_RECEIVE_BUFFER_BYTES },
 	};
 	CURLcode rc = CURLE_OK;
 	size_t i;
