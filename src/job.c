@@ -147,6 +147,20 @@ job_is_same_file(const struct job *job, const struct stat *st)
 	    job->mtime_ns;
 }
 
+/* Returns "dir/name" in memory the caller frees, or NULL. */
+static char *
+job_path_new(const char *dir, const char *name)
+{
+	size_t size = strlen(dir) + strlen(name) + 2;
+	char *path = malloc(size);
+
+	if (path && util_join_path(path, size, dir, name, NULL) < 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
 /*
  * Opens the input and describes it.  Returns an open descriptor, or -1
  * with the job's outcome set (vanished, skipped or failed).
@@ -614,21 +628,30 @@ void
 job_run(struct job *job, struct job_context *ctx)
 {
 	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
-	char path[PATH_MAX];
 	struct stat st;
+	char *path;
 	int fd;
 
 	job->reason[0] = '\0';
 	job->tokens = 0;
 	a.fields.file = job->name;
 	a.fields.attempt = (int)job->attempt + 1;
-	if (util_join_path(path, sizeof(path), job->settings->inbox, job->name,
-	    NULL) < 0) {
+	if (strlen(job->settings->inbox) + strlen(job->name) + 2 > PATH_MAX) {
 		job->outcome = JOB_SKIPPED;
 		job_set_reason(job, "path too long");
 		return;
 	}
+	/* On the heap: a PATH_MAX buffer here would make every worker keep
+	 * one more resident stack page for the whole job. */
+	path = job_path_new(job->settings->inbox, job->name);
+	if (!path) {
+		job->outcome = JOB_RETRY;
+		job->retry_at_ms = util_now_ms() + 1000;
+		job_set_reason(job, "out of memory");
+		return;
+	}
 	fd = job_open(job, path, &st);
+	free(path);
 	if (fd < 0) {
 		if (job->outcome == JOB_FAILED)
 			job_fail(job, &a);

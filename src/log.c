@@ -135,22 +135,31 @@ log_prefix(int priority)
 	}
 }
 
+/*
+ * The message is formatted straight into the line that is written: one
+ * buffer on the stack, not two, since every worker may come here.
+ */
 static void
-log_write_stderr(int priority, const char *text)
+log_write_stderr(int priority, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_write_stderr(int priority, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX + 64];
-	int n;
+	int n, len;
 
-	n = snprintf(line, sizeof(line), "gistd: %s%s\n", log_prefix(priority),
-	    text);
+	n = snprintf(line, sizeof(line), "gistd: %s", log_prefix(priority));
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
+	len = vsnprintf(line + n, LOG_LINE_MAX, fmt, ap);
+	if (len < 0)
+		return;
+	if (len >= LOG_LINE_MAX)
+		len = LOG_LINE_MAX - 1;
+	line[n + len] = '\n';
 	/* A failed write to stderr has nowhere to be reported. */
-	(void)!write(STDERR_FILENO, line, (size_t)n);
+	(void)!write(STDERR_FILENO, line, (size_t)(n + len + 1));
 }
 
 static void
@@ -176,26 +185,43 @@ log_add_field(struct iovec *iov, size_t *n, char *storage, size_t size,
 	(*n)++;
 }
 
+/* Like log_write_stderr(), formats the message in place. */
 static void
-log_send_journal(int priority, const struct log_fields *f, const char *text)
+log_send_journal(int priority, const struct log_fields *f, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void
+log_send_journal(int priority, const struct log_fields *f, const char *fmt,
+    va_list ap)
 {
+	static const char message_key[] = "MESSAGE=";
+	static const char file_key[] = "GISTD_FILE=";
+	char message[sizeof(message_key) - 1 + LOG_LINE_MAX];
+	char file[sizeof(file_key) - 1 + LOG_NAME_MAX];
 	char fields[LOG_FIELDS_MAX][64];
-	char message[LOG_LINE_MAX + 16];
-	char file[LOG_NAME_MAX + 16];
 	struct iovec iov[LOG_FIELDS_MAX];
 	size_t n = 0, k = 0;
+	int len;
 
-	log_add_field(iov, &n, message, sizeof(message), "MESSAGE=%s", text);
+	memcpy(message, message_key, sizeof(message_key) - 1);
+	len = vsnprintf(message + sizeof(message_key) - 1, LOG_LINE_MAX, fmt,
+	    ap);
+	if (len < 0)
+		return;
+	if (len >= LOG_LINE_MAX)
+		len = LOG_LINE_MAX - 1;
+	iov[n].iov_base = message;
+	iov[n++].iov_len = sizeof(message_key) - 1 + (size_t)len;
 	log_add_field(iov, &n, fields[k++], 64, "PRIORITY=%d", priority);
 	log_add_field(iov, &n, fields[k++], 64, "SYSLOG_IDENTIFIER=gistd");
 	if (f && f->message_id)
 		log_add_field(iov, &n, fields[k++], 64, "MESSAGE_ID=%s",
 		    f->message_id);
 	if (f && f->file) {
-		char esc[LOG_NAME_MAX];
-
-		log_add_field(iov, &n, file, sizeof(file), "GISTD_FILE=%s",
-		    log_escape(f->file, esc, sizeof(esc)));
+		memcpy(file, file_key, sizeof(file_key) - 1);
+		iov[n].iov_base = file;
+		iov[n++].iov_len = sizeof(file_key) - 1 + strlen(log_escape(
+		    f->file, file + sizeof(file_key) - 1, LOG_NAME_MAX));
 	}
 #define LOG_NUMBER(field, value) \
 	if (f && (value) >= 0) \
@@ -219,15 +245,12 @@ static void
 log_vevent(int priority, const struct log_fields *f, const char *fmt,
     va_list ap)
 {
-	char text[LOG_LINE_MAX];
-
 	if (priority == LOG_DEBUG && !log_verbose)
 		return;
-	(void)vsnprintf(text, sizeof(text), fmt, ap);
 	if (log_to_journal)
-		log_send_journal(priority, f, text);
+		log_send_journal(priority, f, fmt, ap);
 	else
-		log_write_stderr(priority, text);
+		log_write_stderr(priority, fmt, ap);
 }
 
 /*

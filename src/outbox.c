@@ -75,6 +75,28 @@ outbox_sync_dir(const char *dir)
 }
 
 /*
+ * Returns dir/name[suffix] in memory the caller frees, or NULL when out
+ * of memory.  Workers build paths on the heap rather than in PATH_MAX
+ * buffers on their stacks: each stack page a worker ever touches stays
+ * resident, and with hundreds of workers that adds up.
+ */
+static char *
+outbox_path_new(const char *dir, const char *name, const char *suffix)
+{
+	size_t size = strlen(dir) + strlen(name) + 2;
+	char *path;
+
+	if (suffix)
+		size += strlen(suffix);
+	path = malloc(size);
+	if (path && util_join_path(path, size, dir, name, suffix) < 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/*
  * Writes text and one newline into dir/name[suffix], atomically and
  * durably (see the top of this file).  Returns 0 or a negative errno, in
  * which case no temporary file is left behind.
@@ -83,19 +105,17 @@ static int
 outbox_write_atomic(const char *dir, const char *name, const char *suffix,
     const char *text, size_t len)
 {
-	char tmp[PATH_MAX], final[PATH_MAX];
-	int fd, r;
+	char *tmp = outbox_path_new(dir, OUTBOX_TEMP_PREFIX "XXXXXX", NULL);
+	char *final = outbox_path_new(dir, name, suffix);
+	int fd, r = -ENOMEM;
 
-	r = util_join_path(final, sizeof(final), dir, name, suffix);
-	if (r < 0)
-		return r;
-	r = util_join_path(tmp, sizeof(tmp), dir, OUTBOX_TEMP_PREFIX "XXXXXX",
-	    NULL);
-	if (r < 0)
-		return r;
+	if (!tmp || !final)
+		goto out;
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
 	r = outbox_write_all(fd, text, len);
 	if (r == 0)
 		r = outbox_write_all(fd, "\n", 1);
@@ -107,11 +127,15 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 		r = -errno;
 	if (r == 0 && rename(tmp, final) < 0)
 		r = -errno;
-	if (r < 0) {
+	if (r < 0)
 		(void)unlink(tmp);
-		return r;
-	}
-	return outbox_sync_dir(dir);
+	else
+		r = outbox_sync_dir(dir);
+
+out:
+	free(final);
+	free(tmp);
+	return r;
 }
 
 /*
@@ -123,13 +147,15 @@ int
 outbox_summary_is_current(const char *outbox, const char *name,
     const struct stat *input, bool is_strict)
 {
-	char path[PATH_MAX];
+	char *path = outbox_path_new(outbox, name, OUTBOX_SUFFIX);
 	struct stat st;
+	int r;
 
-	if (util_join_path(path, sizeof(path), outbox, name,
-	    OUTBOX_SUFFIX) < 0)
+	if (!path)
 		return 0;
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	r = lstat(path, &st);
+	free(path);
+	if (r < 0 || !S_ISREG(st.st_mode))
 		return 0;
 	if (st.st_mtim.tv_sec != input->st_mtim.tv_sec)
 		return st.st_mtim.tv_sec > input->st_mtim.tv_sec;
@@ -152,17 +178,15 @@ outbox_write_summary(const char *outbox, const char *name, const char *text,
 static int
 outbox_move(const char *from_dir, const char *to_dir, const char *name)
 {
-	char from[PATH_MAX], to[PATH_MAX];
-	int r;
+	char *from = outbox_path_new(from_dir, name, NULL);
+	char *to = outbox_path_new(to_dir, name, NULL);
+	int r = -ENOMEM;
 
-	r = util_join_path(from, sizeof(from), from_dir, name, NULL);
-	if (r == 0)
-		r = util_join_path(to, sizeof(to), to_dir, name, NULL);
-	if (r < 0)
-		return r;
-	if (rename(from, to) < 0)
-		return -errno;
-	return outbox_sync_dir(to_dir);
+	if (from && to)
+		r = rename(from, to) < 0 ? -errno : 0;
+	free(from);
+	free(to);
+	return r < 0 ? r : outbox_sync_dir(to_dir);
 }
 
 /*
