@@ -40,11 +40,21 @@
 #define JOB_BYTES_PER_CHAR 4
 
 /*
- * XXX A scanned file is taken as complete once nobody has written to it
- * for this long.  A writer that keeps a file open but pauses for longer
- * has its partial text summarized, and summarized again after it closes.
+ * XXX A scanned file last written before the inbox was watched is taken as
+ * complete once nobody has written to it for this long: whether its writer
+ * still has it open cannot be known.  A writer that started before gistd
+ * and pauses for longer without closing has its partial text summarized,
+ * and summarized again after it closes.
  */
 #define JOB_SETTLE_MS 2000
+
+/*
+ * A scanned file written while the inbox was watched will raise an event
+ * when its writer closes it, so it waits for that event, looking again
+ * every JOB_SETTLE_MS.  Only a change that raises no event (a touch)
+ * leaves it waiting this long before it is taken.
+ */
+#define JOB_EVENT_WAIT_MS (5 * 60 * 1000)
 
 /* A reply kept for a retry of its write is at most this long. */
 #define JOB_KEPT_SUMMARY_MAX (64 * 1024)
@@ -74,6 +84,7 @@ job_new(const char *name)
 	if (!job)
 		return NULL;
 	memcpy(job->name, name, len + 1);
+	job->watched_since_ns = INT64_MAX;
 	return job;
 }
 
@@ -497,29 +508,43 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	}
 }
 
+/* Nanoseconds of CLOCK_REALTIME in t. */
+static int64_t
+job_timespec_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
 /*
  * Whether a file found by a scan was written to so lately that a writer
- * may still be at work; if so, the job is told to look again once the
- * file has been quiet for JOB_SETTLE_MS.  A writer that closes the file
- * sooner causes an event, which the main thread turns into a job at once.
+ * may still be at work; if so, the job is told to look again later.  A
+ * writer that closes the file causes an event, which the main thread
+ * turns into a job at once; one that wrote before the watch was set may
+ * have closed it unseen, so such a file is taken once it has been quiet
+ * for JOB_SETTLE_MS.
  */
 static bool
 job_is_unsettled(struct job *job, const struct stat *st)
 {
-	const struct timespec *t = &st->st_mtim;
+	int64_t mtime_ns = job_timespec_ns(&st->st_mtim);
+	int64_t changed_ns = job_timespec_ns(&st->st_ctim);
+	int64_t now_ns, age_ms, wait_ms = JOB_SETTLE_MS;
 	struct timespec now;
-	int64_t age_ms;
 
-	if (st->st_ctim.tv_sec > t->tv_sec || (st->st_ctim.tv_sec ==
-	    t->tv_sec && st->st_ctim.tv_nsec > t->tv_nsec))
-		t = &st->st_ctim;
+	if (mtime_ns > changed_ns)
+		changed_ns = mtime_ns;
 	(void)clock_gettime(CLOCK_REALTIME, &now);
-	age_ms = (int64_t)(now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-	if (age_ms >= JOB_SETTLE_MS || age_ms < -JOB_SETTLE_MS)
+	now_ns = job_timespec_ns(&now);
+	age_ms = (now_ns - changed_ns) / 1000000;
+	/* Only a write moves mtime (or a touch); a rename, link or chmod
+	 * changes ctime alone and has no close event to wait for. */
+	if (mtime_ns >= job->watched_since_ns)
+		wait_ms = JOB_EVENT_WAIT_MS;
+	if (age_ms >= wait_ms || age_ms < -JOB_SETTLE_MS)
 		return false;
 	job->outcome = JOB_UNSETTLED;
-	job->retry_at_ms = util_now_ms() + JOB_SETTLE_MS - age_ms;
+	job->retry_at_ms = util_now_ms() + (age_ms < JOB_SETTLE_MS ?
+	    JOB_SETTLE_MS - age_ms : JOB_SETTLE_MS);
 	return true;
 }
 

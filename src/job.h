@@ -56,6 +56,7 @@ struct job {
 	/* written by main before the push, read by the worker */
 	struct settings *settings;		/* reference held */
 	enum job_origin origin;
+	int64_t watched_since_ns;		/* see loop_mark_watched() */
 	unsigned attempt;			/* attempts made so far */
 	int64_t first_try_ms;			/* monotonic, of attempt 1 */
 

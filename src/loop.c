@@ -94,6 +94,7 @@ struct loop {
 	char status[LOOP_STATUS_MAX];	/* last sent */
 	int64_t status_sent_ms;
 	uint64_t watchdog_usec;
+	int64_t watched_since_ns;	/* see loop_mark_watched() */
 };
 
 /* How many jobs may be out with the workers at once. */
@@ -163,6 +164,7 @@ loop_push(struct loop *l, struct job *job)
 {
 	settings_unref(job->settings);
 	job->settings = settings_ref(l->settings);
+	job->watched_since_ns = l->watched_since_ns;
 	if (job->first_try_ms == 0)
 		job->first_try_ms = util_now_ms();
 	if (ring_push(l->jobs, job) < 0) {
@@ -250,12 +252,36 @@ loop_offer(struct loop *l, const char *name, enum job_origin origin)
 	loop_push(l, job);
 }
 
+/*
+ * Notes, before a scan, from when on a writer's close (or a rename into the
+ * inbox) is sure to raise an event: a scanned file written since then need
+ * not be guessed about, its event will come.  Events lost to an overflow
+ * lead here again, which moves the mark past them.  The kernel stamps files
+ * from a clock that may lag this one but never leads it, so a file time at
+ * or after the mark is a write after the watch; one made just after may
+ * look older, which only means it is judged as before.  Without a watch
+ * (--once, or the inbox missing) no event is sure and the mark is never
+ * reached.
+ */
+static void
+loop_mark_watched(struct loop *l)
+{
+	struct timespec now;
+
+	l->watched_since_ns = INT64_MAX;
+	if (l->is_once || !inbox_is_watched(l->inbox) ||
+	    clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return;
+	l->watched_since_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 static void
 loop_rescan(struct loop *l)
 {
 	char ebuf[128];
 	int r;
 
+	loop_mark_watched(l);
 	r = inbox_scan_begin(l->inbox);
 	if (r < 0)
 		log_msg(LOG_ERR, "Failed to read the inbox %s: %s",
@@ -745,6 +771,7 @@ loop_start(struct loop *l)
 		log_lifecycle(LOG_ERR, MSGID_INBOX_LOST,
 		    "Failed to watch the inbox %s: %s; waiting for it",
 		    s->inbox, util_strerror(r, ebuf, sizeof(ebuf)));
+	loop_mark_watched(l);
 	r = inbox_scan_begin(l->inbox);
 	if (r < 0 && l->is_once)
 		goto fail;
@@ -845,6 +872,7 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		.config_path = config_path, .settings = s, .is_once = is_once,
 		.sigfd = -1, .epfd = -1, .wakefd = -1, .timerfd = -1,
 		.tickfd = -1, .watchdogfd = -1, .today = -1,
+		.watched_since_ns = INT64_MAX,
 	};
 	bool is_joined = true;
 	char ebuf[128];
