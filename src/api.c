@@ -542,6 +542,7 @@ api_classify_transport(CURLcode rc, const char *error, struct api_result *r)
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
 		api_result_set(r, API_TRANSIENT, "connect: %s", text);
+		r->is_unreachable = true;
 		return;
 	default:
 		api_result_set(r, API_TRANSIENT, "transfer: %s", text);

@@ -11,6 +11,7 @@
  */
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "settings.h"
@@ -28,6 +29,7 @@ enum api_class {
 struct api_result {
 	enum api_class class;
 	long http_status;		/* 0 when no HTTP reply came */
+	bool is_unreachable;		/* no connection could be made */
 	int64_t retry_after_ms;		/* -1 when the provider named none */
 	int64_t tokens_in;
 	int64_t tokens_out;

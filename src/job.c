@@ -415,8 +415,10 @@ job_retry(struct job *job, struct job_context *ctx, struct job_attempt *a,
 	    s->retry_max_delay_ms, &ctx->rng);
 	if (provider_delay_ms > delay_ms)
 		delay_ms = provider_delay_ms;
-	/* A 429 is about the account, not this file: the whole pool waits. */
-	if (a->result.http_status == 429 || a->result.http_status == 0)
+	/* A 429 is about the account and an unreachable server about every
+	 * request, not this file: the whole pool waits.  A timeout or a reply
+	 * cut short may be this request's alone, so only the file waits. */
+	if (a->result.http_status == 429 || a->result.is_unreachable)
 		throttle_hold(ctx->throttle, now_ms + delay_ms);
 	job->outcome = JOB_RETRY;
 	job->retry_at_ms = now_ms + delay_ms;
