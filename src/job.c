@@ -313,7 +313,9 @@ job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	int r;
 
 	if (s->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
+		start_ms = util_now_ms();
 		job_ask_extractive(a);
+		a->fields.latency_ms = util_now_ms() - start_ms;
 		return 0;
 	}
 	estimate = api_estimate_tokens(s, a->text_len);
