@@ -25,8 +25,8 @@
 
 #include "inbox.h"
 
-#define INBOX_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | \
-	IN_MOVE_SELF | IN_ONLYDIR)
+#define INBOX_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | \
+	IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define INBOX_PARENT_EVENTS (IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
 #define INBOX_BUFFER_BYTES (64 * 1024)
 
@@ -219,18 +219,21 @@ inbox_decode(struct inbox *ib, const struct inotify_event *e,
 	if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED |
 	    IN_UNMOUNT))
 		return inbox_self_event(ib);
-	if ((e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && e->len > 0 &&
-	    e->name[0]) {
-		*ret_name = e->name;
+	if (e->len == 0 || !e->name[0])
+		return INBOX_NONE;
+	*ret_name = e->name;
+	if (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
 		return INBOX_FILE;
-	}
+	if (e->mask & (IN_DELETE | IN_MOVED_FROM))
+		return INBOX_GONE;
 	return INBOX_NONE;
 }
 
 /*
  * Returns the next thing that happened, reading from the kernel when the
- * buffer is used up; INBOX_NONE when nothing is pending.  For INBOX_FILE,
- * *ret_name points into a buffer that the next call reuses.
+ * buffer is used up; INBOX_NONE when nothing is pending.  For INBOX_FILE
+ * and INBOX_GONE, *ret_name points into a buffer that the next call
+ * reuses.
  */
 enum inbox_event
 inbox_next_event(struct inbox *ib, const char **ret_name)

@@ -17,6 +17,7 @@ struct inbox;
 enum inbox_event {
 	INBOX_NONE,		/* nothing more right now */
 	INBOX_FILE,		/* a name appeared */
+	INBOX_GONE,		/* a name was removed or moved away */
 	INBOX_RESCAN,		/* events were lost: scan again */
 	INBOX_LOST,		/* the inbox was removed or moved away */
 	INBOX_BACK,		/* the inbox exists again */

@@ -275,6 +275,25 @@ loop_mark_watched(struct loop *l)
 	l->watched_since_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
+/*
+ * A name left the inbox: a file held so as not to be tried again is
+ * forgotten, or every such file deleted later would stay in memory.  A
+ * job out with a worker or deferred finds the file gone by itself.
+ */
+static void
+loop_forget(struct loop *l, const char *name)
+{
+	struct job *job = registry_find(l->reg, name);
+	char esc[LOG_NAME_MAX];
+
+	if (job && job->state == REGISTRY_HELD) {
+		log_msg(LOG_DEBUG, "Forgetting '%s', which left the inbox",
+		    log_escape(name, esc, sizeof(esc)));
+		registry_remove(l->reg, job);
+		job_free(job);
+	}
+}
+
 static void
 loop_rescan(struct loop *l)
 {
@@ -294,6 +313,9 @@ loop_inbox_event(struct loop *l, enum inbox_event ev, const char *name)
 	switch (ev) {
 	case INBOX_FILE:
 		loop_offer(l, name, JOB_FROM_EVENT);
+		break;
+	case INBOX_GONE:
+		loop_forget(l, name);
 		break;
 	case INBOX_RESCAN:
 		log_msg(LOG_NOTICE,
