@@ -557,7 +557,7 @@ api_classify_transport(CURLcode rc, const char *error, struct api_result *r)
 static int
 api_client_reserve(struct api_client *c, size_t need)
 {
-	size_t size = c->reply_size > 0 ? c->reply_size : 4096;
+	size_t size = c->reply_size > 0 ? c->reply_size : 2048;
 	char *p;
 
 	if (need <= c->reply_size)
@@ -966,15 +966,14 @@ api_client_forget(struct api_client *c)
 /* Makes the request and classifies its outcome into *r. */
 static int
 api_client_call(struct api_client *c, const struct settings *s,
-    const char *text, size_t len, struct api_result *r)
+    const char *body, struct api_result *r)
 {
 	struct curl_slist *headers = api_build_headers(s->api_key);
 	char *url = api_build_url(s->base_url);
-	char *body = api_build_request(s, text, len);
 	CURLcode rc;
 	int ret = -ENOMEM;
 
-	if (!headers || !url || !body)
+	if (!headers || !url)
 		goto out;
 	api_client_forget(c);
 	rc = api_client_configure(c, s, url, headers, body);
@@ -988,29 +987,28 @@ out:
 	(void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	api_headers_free(headers);
-	free(body);
 	free(url);
 	api_client_forget(c);
 	return ret;
 }
 
 /*
- * Sends len bytes of text (valid UTF-8, cut by the caller) to the
- * provider that s names, through c, and classifies the outcome into
- * *ret_result, which must hold no summary.  A missing or unusable key is
- * API_SETUP_FAULT without any network traffic.  Returns 0 whenever
- * *ret_result was written, whatever its class; -ENOMEM when the request
- * could not even be built, leaving *ret_result untouched.  The summary
- * belongs to the caller (api_result_clear()).  Only c's owning thread;
- * blocks for up to s->timeout_ms.
+ * Sends body, a request made by api_build_request(), to the provider that
+ * s names, through c, and classifies the outcome into *ret_result, which
+ * must hold no summary.  A missing or unusable key is API_SETUP_FAULT
+ * without any network traffic.  Returns 0 whenever *ret_result was
+ * written, whatever its class; -ENOMEM when the request could not even be
+ * made, leaving *ret_result untouched.  The summary belongs to the caller
+ * (api_result_clear()).  Only c's owning thread; blocks for up to
+ * s->timeout_ms.
  *
  * XXX A call in flight cannot be interrupted: it ends with its reply or
  * after s->timeout_ms.  A shutdown that may not wait that long has to
  * leave the worker blocked in here and exit around it.
  */
 int
-api_summarize(struct api_client *c, const struct settings *s,
-    const char *text, size_t len, struct api_result *ret_result)
+api_send(struct api_client *c, const struct settings *s, const char *body,
+    struct api_result *ret_result)
 {
 	struct api_result r;
 	int ret;
@@ -1027,10 +1025,28 @@ api_summarize(struct api_client *c, const struct settings *s,
 		*ret_result = r;
 		return 0;
 	}
-	ret = api_client_call(c, s, text, len, &r);
+	ret = api_client_call(c, s, body, &r);
 	if (ret < 0)
 		return ret;
 	api_reason_redact(&r, s->api_key);
 	*ret_result = r;
 	return 0;
+}
+
+/*
+ * api_build_request() and api_send() in one: sends len bytes of text
+ * (valid UTF-8, cut by the caller).  Returns as api_send() does.
+ */
+int
+api_summarize(struct api_client *c, const struct settings *s,
+    const char *text, size_t len, struct api_result *ret_result)
+{
+	char *body = api_build_request(s, text, len);
+	int ret;
+
+	if (!body)
+		return -ENOMEM;
+	ret = api_send(c, s, body, ret_result);
+	free(body);
+	return ret;
 }

@@ -41,6 +41,8 @@ struct api_client;
 
 int api_client_new(struct api_client **ret_client);
 void api_client_free(struct api_client *c);
+int api_send(struct api_client *c, const struct settings *s, const char *body,
+    struct api_result *ret_result);
 int api_summarize(struct api_client *c, const struct settings *s,
     const char *text, size_t len, struct api_result *ret_result);
 void api_result_clear(struct api_result *r);

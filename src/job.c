@@ -66,7 +66,7 @@
 struct job_attempt {
 	struct log_fields fields;
 	struct api_result result;
-	const char *text;
+	char *text;		/* malloc'd; freed once the request is made */
 	size_t text_len;
 };
 
@@ -118,7 +118,6 @@ void
 job_context_clear(struct job_context *ctx)
 {
 	api_client_free(ctx->api);
-	free(ctx->buf);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -208,45 +207,50 @@ job_open(struct job *job, const char *path, struct stat *st)
 }
 
 /*
- * Reads at most the bytes that max_input_chars characters can take into
- * ctx->buf.  Returns the count, or a negative errno.  *ret_is_truncated
- * says whether the file may hold more.
+ * Reads at most the bytes that max_input_chars characters can take, and no
+ * more than the file held when st was taken and one byte, into memory the
+ * caller frees (*ret_buf).  Returns the count, or a negative errno.
+ * *ret_is_truncated says whether the file may hold more.  A short read of
+ * a regular file is its end, so a file smaller than the limit costs one
+ * read.  The buffer lives only until the request is made: a worker does
+ * not keep a text's worth of memory while it waits for the reply.
  */
 static ssize_t
-job_read(struct job_context *ctx, const struct settings *s, int fd,
-    bool *ret_is_truncated)
+job_read(const struct settings *s, int fd, const struct stat *st,
+    char **ret_buf, bool *ret_is_truncated)
 {
 	size_t want = (size_t)s->max_input_chars * JOB_BYTES_PER_CHAR, got = 0;
+	bool is_short = false;
 	ssize_t n;
+	char *buf;
 
 	if ((int64_t)want > s->max_file_size)
 		want = (size_t)s->max_file_size;
-	if (ctx->buf_size < want) {
-		char *buf = realloc(ctx->buf, want);
-
-		if (!buf)
-			return -ENOMEM;
-		ctx->buf = buf;
-		ctx->buf_size = want;
-	}
-	while (got < want) {
-		n = pread(fd, ctx->buf + got, want - got, (off_t)got);
+	if (st->st_size >= 0 && (uint64_t)st->st_size < want)
+		want = (size_t)st->st_size + 1;
+	buf = malloc(want);
+	if (!buf)
+		return -ENOMEM;
+	while (got < want && !is_short) {
+		n = pread(fd, buf + got, want - got, (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			free(buf);
 			return -errno;
-		if (n == 0)
-			break;
+		}
+		is_short = (size_t)n < want - got;
 		got += (size_t)n;
 	}
+	*ret_buf = buf;
 	*ret_is_truncated = got == want;
 	return (ssize_t)got;
 }
 
 /* Checks the input and leaves its text in *a, or sets a failed outcome. */
 static int
-job_load_text(struct job *job, struct job_context *ctx, int fd,
-    const struct stat *st, struct job_attempt *a)
+job_load_text(struct job *job, int fd, const struct stat *st,
+    struct job_attempt *a)
 {
 	const struct settings *s = job->settings;
 	enum text_verdict v;
@@ -266,19 +270,18 @@ job_load_text(struct job *job, struct job_context *ctx, int fd,
 		    (long long)s->max_file_size);
 		return -EFBIG;
 	}
-	n = job_read(ctx, s, fd, &is_truncated);
+	n = job_read(s, fd, st, &a->text, &is_truncated);
 	if (n < 0) {
 		job_set_reason(job, "cannot read: %s",
 		    util_strerror((int)n, ebuf, sizeof(ebuf)));
 		return (int)n;
 	}
-	v = text_cut(ctx->buf, (size_t)n, (size_t)s->max_input_chars,
+	v = text_cut(a->text, (size_t)n, (size_t)s->max_input_chars,
 	    is_truncated, &len);
 	if (v != TEXT_OK) {
 		job_set_reason(job, "%s", text_verdict_reason(v));
 		return -EINVAL;
 	}
-	a->text = ctx->buf;
 	a->text_len = len;
 	a->fields.bytes = st->st_size;
 	return 0;
@@ -310,6 +313,7 @@ job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
 {
 	const struct settings *s = job->settings;
 	int64_t estimate, start_ms;
+	char *body;
 	int r;
 
 	if (s->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
@@ -322,9 +326,15 @@ job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	r = throttle_wait(ctx->throttle, estimate);
 	if (r < 0)
 		return r;
+	/* The text is copied into the request: let it go before the wait
+	 * for the reply, which is most of a worker's life. */
+	body = api_build_request(s, a->text, a->text_len);
+	free(a->text);
+	a->text = NULL;
 	start_ms = util_now_ms();
-	r = api_summarize(ctx->api, s, a->text, a->text_len, &a->result);
+	r = body ? api_send(ctx->api, s, body, &a->result) : -ENOMEM;
 	a->fields.latency_ms = util_now_ms() - start_ms;
+	free(body);
 	if (r < 0) {
 		a->result.class = API_TRANSIENT;
 		(void)snprintf(a->result.reason, sizeof(a->result.reason),
@@ -642,7 +652,7 @@ job_work(struct job *job, struct job_context *ctx, int fd,
 {
 	if (job->summary)
 		job_publish(job, ctx, a, job->summary);
-	else if (job_load_text(job, ctx, fd, st, a) < 0)
+	else if (job_load_text(job, fd, st, a) < 0)
 		job_fail(job, a);
 	else
 		job_summarize(job, ctx, fd, st, a);
@@ -690,5 +700,6 @@ job_run(struct job *job, struct job_context *ctx)
 	if (!job_is_done_for_now(job, &st))
 		job_work(job, ctx, fd, &st, &a);
 	(void)close(fd);
+	free(a.text);
 	api_result_clear(&a.result);
 }

@@ -76,8 +76,6 @@ struct job_context {
 	struct api_client *api;
 	struct throttle *throttle;
 	uint64_t rng;
-	char *buf;
-	size_t buf_size;
 };
 
 struct job *job_new(const char *name);
