@@ -650,12 +650,22 @@ static void
 job_work(struct job *job, struct job_context *ctx, int fd,
     const struct stat *st, struct job_attempt *a)
 {
-	if (job->summary)
+	int r;
+
+	if (job->summary) {
 		job_publish(job, ctx, a, job->summary);
-	else if (job_load_text(job, fd, st, a) < 0)
+		return;
+	}
+	r = job_load_text(job, fd, st, a);
+	if (r == -ENOMEM) {
+		/* Not the file's fault: try again in a moment. */
+		job->outcome = JOB_RETRY;
+		job->retry_at_ms = util_now_ms() + 1000;
+	} else if (r < 0) {
 		job_fail(job, a);
-	else
+	} else {
 		job_summarize(job, ctx, fd, st, a);
+	}
 }
 
 /*
