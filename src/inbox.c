@@ -95,6 +95,17 @@ inbox_is_watched(const struct inbox *ib)
 	return ib->wd >= 0;
 }
 
+/*
+ * Whether nothing watches for the inbox: neither it nor its parent could be
+ * watched (the parent is missing too, or the kernel refused the watch), so
+ * no event will tell when the inbox is there again.  Main thread.
+ */
+bool
+inbox_is_blind(const struct inbox *ib)
+{
+	return ib->wd < 0 && ib->parent_wd < 0;
+}
+
 static void
 inbox_unwatch(struct inbox *ib)
 {

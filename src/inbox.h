@@ -28,6 +28,7 @@ void inbox_free(struct inbox *ib);
 int inbox_fd(const struct inbox *ib);
 int inbox_watch(struct inbox *ib, const char *path);
 bool inbox_is_watched(const struct inbox *ib);
+bool inbox_is_blind(const struct inbox *ib);
 enum inbox_event inbox_next_event(struct inbox *ib, const char **ret_name);
 int inbox_scan_begin(struct inbox *ib);
 int inbox_scan_next(struct inbox *ib, const char **ret_name);

@@ -51,6 +51,8 @@
 #define LOOP_SCAN_BATCH 256
 #define LOOP_STATUS_INTERVAL_MS 1000
 #define LOOP_STATUS_MAX 256
+/* How often to look for an inbox that nothing can watch for. */
+#define LOOP_WATCH_RETRY_MS 5000
 
 enum loop_source {
 	LOOP_INBOX,
@@ -95,6 +97,7 @@ struct loop {
 	int64_t status_sent_ms;
 	uint64_t watchdog_usec;
 	int64_t watched_since_ns;	/* see loop_mark_watched() */
+	int64_t watch_retry_ms;		/* see loop_retry_watch(), or -1 */
 };
 
 /* How many jobs may be out with the workers at once. */
@@ -338,6 +341,33 @@ loop_inbox_event(struct loop *l, enum inbox_event ev, const char *name)
 }
 
 /*
+ * When nothing watches for the inbox (see inbox_is_blind()), tries to
+ * watch it again every LOOP_WATCH_RETRY_MS, since no event will say that
+ * it is back.  Otherwise costs nothing: a healthy daemon never wakes for
+ * it.
+ */
+static void
+loop_retry_watch(struct loop *l)
+{
+	int64_t now_ms = util_now_ms();
+
+	if (l->is_once || !inbox_is_blind(l->inbox)) {
+		l->watch_retry_ms = -1;
+		return;
+	}
+	if (l->watch_retry_ms < 0 || now_ms < l->watch_retry_ms) {
+		if (l->watch_retry_ms < 0)
+			l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
+		return;
+	}
+	l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
+	if (inbox_watch(l->inbox, l->settings->inbox) == 0) {
+		l->watch_retry_ms = -1;
+		loop_inbox_event(l, INBOX_BACK, NULL);
+	}
+}
+
+/*
  * Queues work while there is room: due retries first, then inotify
  * events, then a batch of the running scan.  Returns true when a scan
  * still has entries and there is room for them, so the caller should not
@@ -557,6 +587,9 @@ loop_arm_timer(struct loop *l)
 	if (l->is_paused && throttle_is_paused(l->throttle, util_now_ms(),
 	    &until_ms) && (next_ms < 0 || until_ms > next_ms))
 		next_ms = until_ms;
+	if (l->watch_retry_ms >= 0 && (next_ms < 0 ||
+	    l->watch_retry_ms < next_ms))
+		next_ms = l->watch_retry_ms;
 	loop_arm(l->timerfd, next_ms, 0);
 }
 
@@ -586,7 +619,8 @@ loop_apply(struct loop *l, struct settings *s)
 	int r;
 
 	l->settings = s;
-	if (strcmp(old->inbox, s->inbox) != 0) {
+	if (strcmp(old->inbox, s->inbox) != 0 ||
+	    !inbox_is_watched(l->inbox)) {
 		r = inbox_watch(l->inbox, s->inbox);
 		if (r < 0)
 			log_lifecycle(LOG_ERR, MSGID_INBOX_LOST,
@@ -869,6 +903,7 @@ loop_turn_until_finished(struct loop *l)
 
 	for (;;) {
 		loop_check_pause(l);
+		loop_retry_watch(l);
 		is_busy = loop_feed(l);
 		loop_arm_timer(l);
 		loop_update_status(l);
@@ -894,7 +929,7 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		.config_path = config_path, .settings = s, .is_once = is_once,
 		.sigfd = -1, .epfd = -1, .wakefd = -1, .timerfd = -1,
 		.tickfd = -1, .watchdogfd = -1, .today = -1,
-		.watched_since_ns = INT64_MAX,
+		.watched_since_ns = INT64_MAX, .watch_retry_ms = -1,
 	};
 	bool is_joined = true;
 	char ebuf[128];
