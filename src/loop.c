@@ -778,9 +778,11 @@ loop_open_parts(struct loop *l)
 /*
  * The parts that workers stuck in a request past the shutdown deadline
  * still use when the process exits.  Holding them here keeps them
- * reachable, so a leak checker reports only what is really lost.
+ * reachable, so a leak checker reports only what is really lost.  Nothing
+ * reads it, so without "used" the compiler drops the variable and the
+ * store to it.
  */
-static struct loop loop_left_to_workers;
+static struct loop loop_left_to_workers __attribute__((used));
 
 static void
 loop_close(struct loop *l, bool is_joined)
