@@ -9,7 +9,8 @@
  * final name, a planted symlink included, without following it.  Failed
  * inputs move to failed_dir next to a NAME.error line, written the same
  * way and before the move, so a crash in between leaves the input in the
- * inbox to be redone.  Workers call these functions, each on its own job;
+ * inbox to be redone.  Workers call these functions, each on its own job,
+ * and share only the group commit of directory flushes (below);
  * outbox_remove_stale() runs on the main thread at start.
  */
 
@@ -17,6 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +65,7 @@ outbox_write_all(int fd, const char *buf, size_t len)
 }
 
 static int
-outbox_sync_dir(const char *dir)
+outbox_fsync_dir(const char *dir)
 {
 	int fd, r = 0;
 
@@ -71,6 +75,99 @@ outbox_sync_dir(const char *dir)
 	if (fsync(fd) < 0)
 		r = -errno;
 	(void)close(fd);
+	return r;
+}
+
+/*
+ * Group commit of directory flushes.  A rename is durable once its
+ * directory is flushed after it, and one fsync(2) of the directory covers
+ * every rename made before the flush began.  So a worker that finds a
+ * flush of its directory running waits for the next one, and the first
+ * to find none running makes it, for itself and all who wait.  Each
+ * worker flushing on its own cost a flush per summary, and since ext4
+ * holds the directory's lock through the flush, every creation and rename
+ * in the outbox queued behind every other worker's flush.
+ *
+ * A slot serves one directory (outbox, failed_dir, done_dir) while anyone
+ * uses it; a directory that finds no free slot is flushed the plain way.
+ */
+#define OUTBOX_FLUSH_SLOTS 4
+
+struct outbox_flush {
+	char *dir;		/* NULL: free */
+	unsigned users;		/* flushing or waiting */
+	bool is_running;	/* a flush is under way */
+	uint64_t asked;		/* flushes asked for so far */
+	uint64_t covered;	/* of those, covered by a finished flush */
+	int result;		/* of the last finished flush */
+};
+
+/* All of the slots are guarded by outbox_flush_lock. */
+static pthread_mutex_t outbox_flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t outbox_flush_done = PTHREAD_COND_INITIALIZER;
+static struct outbox_flush outbox_flushes[OUTBOX_FLUSH_SLOTS];
+
+/* The slot serving dir, taking a free one if need be; NULL if none. */
+static struct outbox_flush *
+outbox_flush_find_locked(const char *dir)
+{
+	struct outbox_flush *f, *spare = NULL;
+	size_t i;
+
+	for (i = 0; i < OUTBOX_FLUSH_SLOTS; i++) {
+		f = &outbox_flushes[i];
+		if (f->dir && strcmp(f->dir, dir) == 0)
+			return f;
+		if (!spare && f->users == 0)
+			spare = f;
+	}
+	if (!spare)
+		return NULL;
+	free(spare->dir);
+	spare->dir = strdup(dir);
+	return spare->dir ? spare : NULL;
+}
+
+/*
+ * Makes every rename done so far in dir durable.  Returns 0 or a negative
+ * errno; an error may be that of a later flush, which also covered this
+ * caller.  Any thread.
+ */
+static int
+outbox_sync_dir(const char *dir)
+{
+	struct outbox_flush *f;
+	uint64_t ticket, upto;
+	int r;
+
+	(void)pthread_mutex_lock(&outbox_flush_lock);
+	f = outbox_flush_find_locked(dir);
+	if (!f) {
+		(void)pthread_mutex_unlock(&outbox_flush_lock);
+		return outbox_fsync_dir(dir);
+	}
+	f->users++;
+	ticket = ++f->asked;
+	while (f->covered < ticket) {
+		if (f->is_running) {
+			(void)pthread_cond_wait(&outbox_flush_done,
+			    &outbox_flush_lock);
+			continue;
+		}
+		/* This flush starts after every ask counted so far. */
+		upto = f->asked;
+		f->is_running = true;
+		(void)pthread_mutex_unlock(&outbox_flush_lock);
+		r = outbox_fsync_dir(dir);
+		(void)pthread_mutex_lock(&outbox_flush_lock);
+		f->is_running = false;
+		f->covered = upto;
+		f->result = r;
+		(void)pthread_cond_broadcast(&outbox_flush_done);
+	}
+	r = f->result;
+	f->users--;
+	(void)pthread_mutex_unlock(&outbox_flush_lock);
 	return r;
 }
 
