@@ -331,8 +331,8 @@ loop_inbox_event(struct loop *l, enum inbox_event ev, const char *name)
 		    l->settings->inbox);
 		break;
 	case INBOX_BACK:
-		log_msg(LOG_NOTICE, "Inbox %s is back, scanning it",
-		    l->settings->inbox);
+		log_lifecycle(LOG_NOTICE, MSGID_INBOX_BACK,
+		    "Inbox %s is back, scanning it", l->settings->inbox);
 		loop_rescan(l);
 		break;
 	case INBOX_NONE:
@@ -933,7 +933,7 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		.tickfd = -1, .watchdogfd = -1, .today = -1,
 		.watched_since_ns = INT64_MAX, .watch_retry_ms = -1,
 	};
-	bool is_joined = true;
+	bool is_joined = true, is_started = false;
 	char ebuf[128];
 	int r;
 
@@ -946,7 +946,8 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		goto out;
 	}
 	r = loop_start(&l);
-	if (r == 0) {
+	is_started = r == 0;
+	if (is_started) {
 		notify_ready();
 		log_lifecycle(LOG_NOTICE, MSGID_STARTED,
 		    "Started: %s %s with %lld workers, summaries to %s",
@@ -960,6 +961,11 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		loop_drain_results(&l);
 	if (r == 0 && is_once && (l.has_failures || l.has_setup_fault))
 		r = -EIO;
+	if (is_started)
+		log_lifecycle(LOG_NOTICE, MSGID_STOPPED,
+		    "Stopped: %llu files summarized, %llu failed",
+		    (unsigned long long)l.n_done,
+		    (unsigned long long)l.n_failed);
 out:
 	loop_close(&l, is_joined);
 	settings_unref(l.settings);
