@@ -161,7 +161,13 @@ loop_poll_inbox(struct loop *l, bool is_wanted)
 	l->is_inbox_polled = is_wanted;
 }
 
-/* Hands a registered job to the workers with the current settings. */
+/*
+ * Hands a registered job to the workers with the current settings.
+ *
+ * XXX A job takes the settings when it is queued, not when a worker starts
+ * it: after a reload, the jobs already queued (up to loop_out_max()) are
+ * still done with the old provider, prompt and inbox.
+ */
 static void
 loop_push(struct loop *l, struct job *job)
 {
