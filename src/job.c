@@ -157,20 +157,6 @@ job_is_same_file(const struct job *job, const struct stat *st)
 	    job->mtime_ns;
 }
 
-/* Returns "dir/name" in memory the caller frees, or NULL. */
-static char *
-job_path_new(const char *dir, const char *name)
-{
-	size_t size = strlen(dir) + strlen(name) + 2;
-	char *path = malloc(size);
-
-	if (path && util_join_path(path, size, dir, name, NULL) < 0) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
 /*
  * Opens the input and describes it.  Returns an open descriptor, or -1
  * with the job's outcome set (vanished, skipped or failed).
@@ -690,9 +676,7 @@ job_run(struct job *job, struct job_context *ctx)
 		job_set_reason(job, "path too long");
 		return;
 	}
-	/* On the heap: a PATH_MAX buffer here would make every worker keep
-	 * one more resident stack page for the whole job. */
-	path = job_path_new(job->settings->inbox, job->name);
+	path = util_path_new(job->settings->inbox, job->name, NULL);
 	if (!path) {
 		job->outcome = JOB_RETRY;
 		job->retry_at_ms = util_now_ms() + 1000;

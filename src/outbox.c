@@ -172,28 +172,6 @@ outbox_sync_dir(const char *dir)
 }
 
 /*
- * Returns dir/name[suffix] in memory the caller frees, or NULL when out
- * of memory.  Workers build paths on the heap rather than in PATH_MAX
- * buffers on their stacks: each stack page a worker ever touches stays
- * resident, and with hundreds of workers that adds up.
- */
-static char *
-outbox_path_new(const char *dir, const char *name, const char *suffix)
-{
-	size_t size = strlen(dir) + strlen(name) + 2;
-	char *path;
-
-	if (suffix)
-		size += strlen(suffix);
-	path = malloc(size);
-	if (path && util_join_path(path, size, dir, name, suffix) < 0) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-/*
  * Writes text and one newline into dir/name[suffix], atomically and
  * durably (see the top of this file).  Returns 0 or a negative errno, in
  * which case no temporary file is left behind.
@@ -202,8 +180,8 @@ static int
 outbox_write_atomic(const char *dir, const char *name, const char *suffix,
     const char *text, size_t len)
 {
-	char *tmp = outbox_path_new(dir, OUTBOX_TEMP_PREFIX "XXXXXX", NULL);
-	char *final = outbox_path_new(dir, name, suffix);
+	char *tmp = util_path_new(dir, OUTBOX_TEMP_PREFIX "XXXXXX", NULL);
+	char *final = util_path_new(dir, name, suffix);
 	int fd, r = -ENOMEM;
 
 	if (!tmp || !final)
@@ -244,7 +222,7 @@ int
 outbox_summary_is_current(const char *outbox, const char *name,
     const struct stat *input, bool is_strict)
 {
-	char *path = outbox_path_new(outbox, name, OUTBOX_SUFFIX);
+	char *path = util_path_new(outbox, name, OUTBOX_SUFFIX);
 	struct stat st;
 	int r;
 
@@ -275,8 +253,8 @@ outbox_write_summary(const char *outbox, const char *name, const char *text,
 static int
 outbox_move(const char *from_dir, const char *to_dir, const char *name)
 {
-	char *from = outbox_path_new(from_dir, name, NULL);
-	char *to = outbox_path_new(to_dir, name, NULL);
+	char *from = util_path_new(from_dir, name, NULL);
+	char *to = util_path_new(to_dir, name, NULL);
 	int r = -ENOMEM;
 
 	if (from && to)

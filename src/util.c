@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,28 @@ util_join_path(char *buf, size_t size, const char *dir, const char *name,
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/*
+ * Returns "dir/name[suffix]" in memory the caller frees, or NULL when out
+ * of memory.  Workers build paths this way rather than in PATH_MAX
+ * buffers on their stacks: each stack page a worker ever touches stays
+ * resident, and with hundreds of workers that adds up.
+ */
+char *
+util_path_new(const char *dir, const char *name, const char *suffix)
+{
+	size_t size = strlen(dir) + strlen(name) + 2;
+	char *path;
+
+	if (suffix)
+		size += strlen(suffix);
+	path = malloc(size);
+	if (path && util_join_path(path, size, dir, name, suffix) < 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 /*

@@ -17,6 +17,7 @@ int64_t util_now_ms(void);
 int64_t util_now_us(void);
 int util_join_path(char *buf, size_t size, const char *dir, const char *name,
     const char *suffix);
+char *util_path_new(const char *dir, const char *name, const char *suffix);
 uint64_t util_random(uint64_t *state);
 char *util_strerror(int errnum, char *buf, size_t size);
 
