@@ -520,6 +520,7 @@ loop_drain_results(struct loop *l)
 	(void)!read(l->wakefd, &count, sizeof(count));
 	while (ring_pop(l->results, &item) == 0)
 		loop_settle(l, item);
+	pool_reap(l->pool);
 }
 
 static void

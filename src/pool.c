@@ -20,8 +20,14 @@
  * sets a flag, cancels throttle waits and wakes everyone; workers finish
  * the request in hand (a job popped after the flag is handed back
  * unattempted) and exit; pool_join() waits for that up to a deadline.
- * Workers are detached, so one stuck in a request past the deadline does
- * not hold up the exit of the process.
+ *
+ * Joining.  A worker says it is done under the lock and never takes the
+ * lock again, so the main thread may then join it.  Every worker is
+ * joined: at stop, so that its thread-local state (OpenSSL keeps some for
+ * each thread that made a TLS connection) is torn down before the process
+ * cleans the libraries up; after a shrink, by pool_reap() or at the next
+ * resize, so that its stack is given back.  One stuck in a request past
+ * the stop deadline is never joined and is left to the process exit.
  */
 
 #include <errno.h>
@@ -49,6 +55,9 @@ struct pool_slot {
 	struct pool *pool;		/* fixed */
 	unsigned index;			/* fixed */
 	bool is_alive;			/* guarded by pool->lock */
+	bool has_thread;		/* guarded by pool->lock: to be joined */
+	bool has_exited;		/* guarded by pool->lock: done, joinable */
+	pthread_t thread;		/* guarded by pool->lock */
 };
 
 struct pool {
@@ -62,6 +71,7 @@ struct pool {
 	unsigned alive;			/* guarded by lock */
 	bool is_stopping;		/* guarded by lock */
 	atomic_uint in_flight;		/* atomic: workers write, main reads */
+	atomic_uint unjoined;		/* atomic: workers add, main clears */
 	struct pool_slot slots[POOL_MAX_WORKERS];
 };
 
@@ -83,12 +93,20 @@ pool_should_exit(struct pool_slot *slot)
 	return is_exiting;
 }
 
-/* The last thing a worker does; pool_join() waits for it. */
+/*
+ * The last thing a worker does with the pool; pool_join() waits for it,
+ * and from then on the main thread may join the worker's thread.
+ */
 static void
-pool_worker_exited(struct pool *p)
+pool_worker_exited(struct pool_slot *slot)
 {
+	struct pool *p = slot->pool;
+
 	(void)pthread_mutex_lock(&p->lock);
 	p->alive--;
+	slot->has_exited = true;
+	/* Pairs with the load in pool_reap(); the lock orders the rest. */
+	atomic_fetch_add_explicit(&p->unjoined, 1, memory_order_relaxed);
 	(void)pthread_cond_broadcast(&p->exited);
 	(void)pthread_mutex_unlock(&p->lock);
 }
@@ -139,7 +157,7 @@ pool_worker_main(void *arg)
 		log_msg(LOG_ERR, "Failed to start worker %u: out of memory",
 		    slot->index);
 		(void)pool_should_exit(slot);
-		pool_worker_exited(p);
+		pool_worker_exited(slot);
 		return NULL;
 	}
 	while (!pool_should_exit(slot)) {
@@ -156,7 +174,7 @@ pool_worker_main(void *arg)
 		pool_hand_back(p, item);
 	}
 	job_context_clear(&ctx);
-	pool_worker_exited(p);
+	pool_worker_exited(slot);
 	return NULL;
 }
 
@@ -183,6 +201,7 @@ pool_new(struct ring *jobs, struct ring *results, int wake_fd,
 	p->wake_fd = wake_fd;
 	p->throttle = t;
 	atomic_init(&p->in_flight, 0);
+	atomic_init(&p->unjoined, 0);
 	(void)pthread_mutex_init(&p->lock, NULL);
 	(void)pthread_condattr_init(&attr);
 	(void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -200,6 +219,28 @@ pool_new(struct ring *jobs, struct ring *results, int wake_fd,
 	return 0;
 }
 
+/* Joins the slot's thread if it has said it is done. */
+static void
+pool_join_slot_locked(struct pool_slot *slot)
+{
+	if (!slot->has_thread || !slot->has_exited)
+		return;
+	(void)pthread_join(slot->thread, NULL);
+	slot->has_thread = false;
+	slot->has_exited = false;
+}
+
+/* Joins every thread that has said it is done. */
+static void
+pool_join_exited_locked(struct pool *p)
+{
+	unsigned i;
+
+	atomic_store_explicit(&p->unjoined, 0, memory_order_relaxed);
+	for (i = 0; i < POOL_MAX_WORKERS; i++)
+		pool_join_slot_locked(&p->slots[i]);
+}
+
 static int
 pool_start_locked(struct pool *p, struct pool_slot *slot)
 {
@@ -207,13 +248,20 @@ pool_start_locked(struct pool *p, struct pool_slot *slot)
 	pthread_t thread;
 	int r;
 
+	/* A worker that left this slot may still be on its way out; it does
+	 * not need long, it only frees its context. */
+	while (slot->has_thread && !slot->has_exited)
+		(void)pthread_cond_wait(&p->exited, &p->lock);
+	pool_join_slot_locked(slot);
 	(void)pthread_attr_init(&attr);
-	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	(void)pthread_attr_setstacksize(&attr, POOL_STACK_BYTES);
 	r = -pthread_create(&thread, &attr, pool_worker_main, slot);
 	(void)pthread_attr_destroy(&attr);
 	if (r < 0)
 		return r;
+	slot->thread = thread;
+	slot->has_thread = true;
+	slot->has_exited = false;
 	slot->is_alive = true;
 	p->alive++;
 	return 0;
@@ -233,6 +281,7 @@ pool_resize(struct pool *p, unsigned workers)
 	if (workers < 1 || workers > POOL_MAX_WORKERS)
 		return -EINVAL;
 	(void)pthread_mutex_lock(&p->lock);
+	pool_join_exited_locked(p);
 	p->target = workers;
 	for (i = 0; i < workers && r == 0; i++)
 		if (!p->slots[i].is_alive)
@@ -240,6 +289,21 @@ pool_resize(struct pool *p, unsigned workers)
 	(void)pthread_mutex_unlock(&p->lock);
 	ring_wake_all(p->jobs);
 	return r;
+}
+
+/*
+ * Joins the workers that a shrink let go and that are done by now, so
+ * their stacks are given back; costs one atomic load when there are none.
+ */
+void
+pool_reap(struct pool *p)
+{
+	/* Pairs with the add in pool_worker_exited(). */
+	if (atomic_load_explicit(&p->unjoined, memory_order_relaxed) == 0)
+		return;
+	(void)pthread_mutex_lock(&p->lock);
+	pool_join_exited_locked(p);
+	(void)pthread_mutex_unlock(&p->lock);
 }
 
 /* How many jobs workers are running right now.  Any thread. */
@@ -264,8 +328,9 @@ pool_stop(struct pool *p)
 }
 
 /*
- * Waits until every worker has exited or deadline_ms (monotonic) passes.
- * Returns 0, or -ETIMEDOUT with some workers still in a request.
+ * Waits until every worker has exited or deadline_ms (monotonic) passes,
+ * and joins those that did.  Returns 0, or -ETIMEDOUT with some workers
+ * still in a request.
  */
 int
 pool_join(struct pool *p, int64_t deadline_ms)
@@ -281,6 +346,7 @@ pool_join(struct pool *p, int64_t deadline_ms)
 		    ETIMEDOUT)
 			r = -ETIMEDOUT;
 	}
+	pool_join_exited_locked(p);
 	(void)pthread_mutex_unlock(&p->lock);
 	return r;
 }

@@ -18,6 +18,7 @@ struct throttle;
 int pool_new(struct ring *jobs, struct ring *results, int wake_fd,
     struct throttle *t, struct pool **ret_pool);
 int pool_resize(struct pool *p, unsigned workers);
+void pool_reap(struct pool *p);
 unsigned pool_in_flight(const struct pool *p);
 void pool_stop(struct pool *p);
 int pool_join(struct pool *p, int64_t deadline_ms);
