@@ -107,14 +107,20 @@ inbox_is_blind(const struct inbox *ib)
 }
 
 static void
+inbox_unwatch_parent(struct inbox *ib)
+{
+	if (ib->parent_wd >= 0)
+		(void)inotify_rm_watch(ib->fd, ib->parent_wd);
+	ib->parent_wd = -1;
+}
+
+static void
 inbox_unwatch(struct inbox *ib)
 {
 	if (ib->wd >= 0)
 		(void)inotify_rm_watch(ib->fd, ib->wd);
-	if (ib->parent_wd >= 0)
-		(void)inotify_rm_watch(ib->fd, ib->parent_wd);
 	ib->wd = -1;
-	ib->parent_wd = -1;
+	inbox_unwatch_parent(ib);
 }
 
 /* Watches the parent of a missing inbox, so its return is noticed. */
@@ -175,6 +181,13 @@ inbox_watch(struct inbox *ib, const char *path)
 		return 0;
 	r = -errno;
 	inbox_watch_parent(ib);
+	/* The inbox may have come back between the two calls, before the
+	 * parent's watch could see it arrive: look once more. */
+	ib->wd = inotify_add_watch(ib->fd, ib->path, INBOX_EVENTS);
+	if (ib->wd >= 0) {
+		inbox_unwatch_parent(ib);
+		return 0;
+	}
 	return r;
 }
 
