@@ -543,7 +543,7 @@ class Scenario:
                 "key_file": self.key_file,
                 "model": "fake-model",
                 "max_tokens": 50,
-                "timeout": 10.0,
+                "timeout": 10.0 * SCALE,
                 "connect_timeout": 2.0,
             },
             "retry": {
