@@ -3,9 +3,9 @@
  * Copyright (c) 2026 The gistd authors
  *
  * The fixed pool of worker threads.  Each worker owns a job context (its
- * curl handle, read buffer and random state), pops a job from the jobs
- * ring, runs it, pushes it onto the results ring and writes to an eventfd
- * so the main thread wakes.  The main thread creates, resizes and stops
+ * curl handle and random state), pops a job from the jobs ring, runs it,
+ * pushes it onto the results ring and writes to an eventfd so the main
+ * thread wakes.  The main thread creates, resizes and stops
  * the pool; nobody else calls these functions.
  *
  * Design.  Slot i of the pool runs while i < target.  Resizing changes
