@@ -55,8 +55,8 @@ struct pool_slot {
 	struct pool *pool;		/* fixed */
 	unsigned index;			/* fixed */
 	bool is_alive;			/* guarded by pool->lock */
-	bool has_thread;		/* guarded by pool->lock: to be joined */
-	bool has_exited;		/* guarded by pool->lock: done, joinable */
+	bool has_thread;		/* guarded by pool->lock: to join */
+	bool has_exited;		/* guarded by pool->lock: joinable */
 	pthread_t thread;		/* guarded by pool->lock */
 };
 
