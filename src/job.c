@@ -135,6 +135,13 @@ job_set_reason(struct job *job, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Nanoseconds of CLOCK_REALTIME in t. */
+static int64_t
+job_timespec_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
 /* Remembers which file, in which state, the job last saw.  Any thread
  * that owns the job. */
 void
@@ -142,8 +149,7 @@ job_note_file(struct job *job, const struct stat *st)
 {
 	job->dev = st->st_dev;
 	job->ino = st->st_ino;
-	job->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
+	job->mtime_ns = job_timespec_ns(&st->st_mtim);
 	job->size = st->st_size;
 }
 
@@ -153,8 +159,7 @@ job_is_same_file(const struct job *job, const struct stat *st)
 {
 	return st->st_dev == job->dev && st->st_ino == job->ino &&
 	    st->st_size == job->size &&
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec ==
-	    job->mtime_ns;
+	    job_timespec_ns(&st->st_mtim) == job->mtime_ns;
 }
 
 /*
@@ -508,13 +513,6 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	}
 }
 
-/* Nanoseconds of CLOCK_REALTIME in t. */
-static int64_t
-job_timespec_ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
-}
-
 /*
  * Whether a file found by a scan was written to so lately that a writer
  * may still be at work; if so, the job is told to look again later.  A
@@ -631,6 +629,15 @@ job_summarize(struct job *job, struct job_context *ctx, int fd,
 	job_settle(job, ctx, a);
 }
 
+/* Memory ran out: not the file's fault, so try again in a moment. */
+static void
+job_retry_for_memory(struct job *job)
+{
+	job->outcome = JOB_RETRY;
+	job->retry_at_ms = util_now_ms() + 1000;
+	job_set_reason(job, "out of memory");
+}
+
 /* Writes a reply kept from the last attempt, or makes a new one. */
 static void
 job_work(struct job *job, struct job_context *ctx, int fd,
@@ -644,9 +651,7 @@ job_work(struct job *job, struct job_context *ctx, int fd,
 	}
 	r = job_load_text(job, fd, st, a);
 	if (r == -ENOMEM) {
-		/* Not the file's fault: try again in a moment. */
-		job->outcome = JOB_RETRY;
-		job->retry_at_ms = util_now_ms() + 1000;
+		job_retry_for_memory(job);
 	} else if (r < 0) {
 		job_fail(job, a);
 	} else {
@@ -678,9 +683,7 @@ job_run(struct job *job, struct job_context *ctx)
 	}
 	path = util_path_new(job->settings->inbox, job->name, NULL);
 	if (!path) {
-		job->outcome = JOB_RETRY;
-		job->retry_at_ms = util_now_ms() + 1000;
-		job_set_reason(job, "out of memory");
+		job_retry_for_memory(job);
 		return;
 	}
 	fd = job_open(job, path, &st);

@@ -361,9 +361,11 @@ loop_retry_watch(struct loop *l)
 		l->watch_retry_ms = -1;
 		return;
 	}
-	if (l->watch_retry_ms < 0 || now_ms < l->watch_retry_ms) {
-		if (l->watch_retry_ms < 0)
-			l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
+	if (l->watch_retry_ms >= 0 && now_ms < l->watch_retry_ms)
+		return;
+	/* Blind since just now: the first look is one interval away. */
+	if (l->watch_retry_ms < 0) {
+		l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
 		return;
 	}
 	l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
