@@ -10,8 +10,8 @@
  * inputs move to failed_dir next to a NAME.error line, written the same
  * way and before the move, so a crash in between leaves the input in the
  * inbox to be redone.  Workers call these functions, each on its own job,
- * and share only the group commit of directory flushes (below);
- * outbox_remove_stale() runs on the main thread at start.
+ * and share only a lock and the group commit of flushes per directory
+ * (below); outbox_remove_stale() runs on the main thread at start.
  */
 
 #include <dirent.h>
@@ -79,95 +79,134 @@ outbox_fsync_dir(const char *dir)
 }
 
 /*
- * Group commit of directory flushes.  A rename is durable once its
- * directory is flushed after it, and one fsync(2) of the directory covers
- * every rename made before the flush began.  So a worker that finds a
- * flush of its directory running waits for the next one, and the first
- * to find none running makes it, for itself and all who wait.  Each
- * worker flushing on its own cost a flush per summary, and since ext4
- * holds the directory's lock through the flush, every creation and rename
- * in the outbox queued behind every other worker's flush.
+ * The directories written to (outbox, failed_dir, done_dir) each get a
+ * slot while anyone uses them, for two things.
  *
- * A slot serves one directory (outbox, failed_dir, done_dir) while anyone
- * uses it; a directory that finds no free slot is flushed the plain way.
+ * Changes.  Creating or renaming a name takes the directory's lock in the
+ * kernel, and with hundreds of workers publishing into one outbox they
+ * queued there: ext4 spins on that lock while its holder runs, so at 500
+ * workers a third of gistd's CPU went to spinning (see BENCHMARKS.md).
+ * Workers now queue on the slot's mutex instead, where they sleep.
+ *
+ * Flushes.  A rename is durable once its directory is flushed after it,
+ * and one fsync(2) of the directory covers every rename made before the
+ * flush began.  So a worker that finds a flush of its directory running
+ * waits for the next one, and the first to find none running makes it, for
+ * itself and all who wait: group commit.
+ *
+ * A directory that finds no free slot is changed and flushed the plain
+ * way, which is slower but just as correct.
  */
-#define OUTBOX_FLUSH_SLOTS 4
+#define OUTBOX_DIR_SLOTS 4
 
-struct outbox_flush {
-	char *dir;		/* NULL: free */
-	unsigned users;		/* flushing or waiting */
-	bool is_running;	/* a flush is under way */
+struct outbox_dir {
+	char *path;		/* NULL: free */
+	unsigned users;		/* between outbox_dir_get() and _put() */
+	pthread_mutex_t change_lock; /* held across a create or a rename */
+	bool is_flushing;	/* a flush is under way */
 	uint64_t asked;		/* flushes asked for so far */
 	uint64_t covered;	/* of those, covered by a finished flush */
 	int result;		/* of the last finished flush */
 };
 
-/* All of the slots are guarded by outbox_flush_lock. */
-static pthread_mutex_t outbox_flush_lock = PTHREAD_MUTEX_INITIALIZER;
+/* All slots' fields but change_lock are guarded by outbox_dirs_lock. */
+static pthread_mutex_t outbox_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t outbox_flush_done = PTHREAD_COND_INITIALIZER;
-static struct outbox_flush outbox_flushes[OUTBOX_FLUSH_SLOTS];
+static struct outbox_dir outbox_dirs[OUTBOX_DIR_SLOTS] = {
+	[0 ... OUTBOX_DIR_SLOTS - 1] = {
+		.change_lock = PTHREAD_MUTEX_INITIALIZER,
+	},
+};
 
-/* The slot serving dir, taking a free one if need be; NULL if none. */
-static struct outbox_flush *
-outbox_flush_find_locked(const char *dir)
+/*
+ * The slot serving path, taking a free one if need be, with one more user;
+ * NULL if none is free.  Give it back with outbox_dir_put().  Any thread.
+ */
+static struct outbox_dir *
+outbox_dir_get(const char *path)
 {
-	struct outbox_flush *f, *spare = NULL;
+	struct outbox_dir *d, *found = NULL, *spare = NULL;
 	size_t i;
 
-	for (i = 0; i < OUTBOX_FLUSH_SLOTS; i++) {
-		f = &outbox_flushes[i];
-		if (f->dir && strcmp(f->dir, dir) == 0)
-			return f;
-		if (!spare && f->users == 0)
-			spare = f;
+	(void)pthread_mutex_lock(&outbox_dirs_lock);
+	for (i = 0; i < OUTBOX_DIR_SLOTS && !found; i++) {
+		d = &outbox_dirs[i];
+		if (d->path && strcmp(d->path, path) == 0)
+			found = d;
+		else if (!spare && d->users == 0)
+			spare = d;
 	}
-	if (!spare)
-		return NULL;
-	free(spare->dir);
-	spare->dir = strdup(dir);
-	return spare->dir ? spare : NULL;
+	if (!found && spare) {
+		free(spare->path);
+		spare->path = strdup(path);
+		if (spare->path)
+			found = spare;
+	}
+	if (found)
+		found->users++;
+	(void)pthread_mutex_unlock(&outbox_dirs_lock);
+	return found;
+}
+
+static void
+outbox_dir_put(struct outbox_dir *d)
+{
+	if (!d)
+		return;
+	(void)pthread_mutex_lock(&outbox_dirs_lock);
+	d->users--;
+	(void)pthread_mutex_unlock(&outbox_dirs_lock);
+}
+
+/* Takes the right to create or rename a name in d; NULL does nothing. */
+static void
+outbox_dir_lock(struct outbox_dir *d)
+{
+	if (d)
+		(void)pthread_mutex_lock(&d->change_lock);
+}
+
+static void
+outbox_dir_unlock(struct outbox_dir *d)
+{
+	if (d)
+		(void)pthread_mutex_unlock(&d->change_lock);
 }
 
 /*
- * Makes every rename done so far in dir durable.  Returns 0 or a negative
- * errno; an error may be that of a later flush, which also covered this
- * caller.  Any thread.
+ * Makes every rename done so far in path (served by d, or NULL) durable.
+ * Returns 0 or a negative errno; an error may be that of a later flush,
+ * which also covered this caller.  Any thread.
  */
 static int
-outbox_sync_dir(const char *dir)
+outbox_dir_sync(struct outbox_dir *d, const char *path)
 {
-	struct outbox_flush *f;
 	uint64_t ticket, upto;
 	int r;
 
-	(void)pthread_mutex_lock(&outbox_flush_lock);
-	f = outbox_flush_find_locked(dir);
-	if (!f) {
-		(void)pthread_mutex_unlock(&outbox_flush_lock);
-		return outbox_fsync_dir(dir);
-	}
-	f->users++;
-	ticket = ++f->asked;
-	while (f->covered < ticket) {
-		if (f->is_running) {
+	if (!d)
+		return outbox_fsync_dir(path);
+	(void)pthread_mutex_lock(&outbox_dirs_lock);
+	ticket = ++d->asked;
+	while (d->covered < ticket) {
+		if (d->is_flushing) {
 			(void)pthread_cond_wait(&outbox_flush_done,
-			    &outbox_flush_lock);
+			    &outbox_dirs_lock);
 			continue;
 		}
 		/* This flush starts after every ask counted so far. */
-		upto = f->asked;
-		f->is_running = true;
-		(void)pthread_mutex_unlock(&outbox_flush_lock);
-		r = outbox_fsync_dir(dir);
-		(void)pthread_mutex_lock(&outbox_flush_lock);
-		f->is_running = false;
-		f->covered = upto;
-		f->result = r;
+		upto = d->asked;
+		d->is_flushing = true;
+		(void)pthread_mutex_unlock(&outbox_dirs_lock);
+		r = outbox_fsync_dir(path);
+		(void)pthread_mutex_lock(&outbox_dirs_lock);
+		d->is_flushing = false;
+		d->covered = upto;
+		d->result = r;
 		(void)pthread_cond_broadcast(&outbox_flush_done);
 	}
-	r = f->result;
-	f->users--;
-	(void)pthread_mutex_unlock(&outbox_flush_lock);
+	r = d->result;
+	(void)pthread_mutex_unlock(&outbox_dirs_lock);
 	return r;
 }
 
@@ -182,15 +221,20 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 {
 	char *tmp = util_path_new(dir, OUTBOX_TEMP_PREFIX "XXXXXX", NULL);
 	char *final = util_path_new(dir, name, suffix);
+	struct outbox_dir *d = NULL;
 	int fd, r = -ENOMEM;
 
 	if (!tmp || !final)
 		goto out;
+	d = outbox_dir_get(dir);
+	outbox_dir_lock(d);
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
+	r = fd < 0 ? -errno : 0;
+	outbox_dir_unlock(d);
+	if (r < 0)
 		goto out;
-	}
+
+	/* Written and flushed unlocked: only names need the lock. */
 	r = outbox_write_all(fd, text, len);
 	if (r == 0)
 		r = outbox_write_all(fd, "\n", 1);
@@ -200,14 +244,18 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
+
+	outbox_dir_lock(d);
 	if (r == 0 && rename(tmp, final) < 0)
 		r = -errno;
 	if (r < 0)
 		(void)unlink(tmp);
-	else
-		r = outbox_sync_dir(dir);
+	outbox_dir_unlock(d);
+	if (r == 0)
+		r = outbox_dir_sync(d, dir);
 
 out:
+	outbox_dir_put(d);
 	free(final);
 	free(tmp);
 	return r;
@@ -250,18 +298,30 @@ outbox_write_summary(const char *outbox, const char *name, const char *text,
 	return outbox_write_atomic(outbox, name, OUTBOX_SUFFIX, text, len);
 }
 
+/*
+ * Moves from_dir/name to to_dir/name and flushes to_dir.  Only to_dir's
+ * lock is taken: from_dir is the inbox, which gistd itself only empties.
+ */
 static int
 outbox_move(const char *from_dir, const char *to_dir, const char *name)
 {
 	char *from = util_path_new(from_dir, name, NULL);
 	char *to = util_path_new(to_dir, name, NULL);
+	struct outbox_dir *d = NULL;
 	int r = -ENOMEM;
 
-	if (from && to)
+	if (from && to) {
+		d = outbox_dir_get(to_dir);
+		outbox_dir_lock(d);
 		r = rename(from, to) < 0 ? -errno : 0;
+		outbox_dir_unlock(d);
+	}
+	if (r == 0)
+		r = outbox_dir_sync(d, to_dir);
+	outbox_dir_put(d);
 	free(from);
 	free(to);
-	return r < 0 ? r : outbox_sync_dir(to_dir);
+	return r;
 }
 
 /*
