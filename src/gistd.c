@@ -125,7 +125,6 @@ main(int argc, char **argv)
 		return r;
 	key_take_environment();
 	log_init(o.is_verbose);
-	outbox_init_mode();
 	if (o.is_check_only) {
 		r = settings_load(o.config_path, gistd_print_problem, NULL, &s);
 		settings_unref(r == 0 ? s : NULL);

@@ -25,43 +25,81 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "outbox.h"
 #include "util.h"
 
-/* Mode of the files written, from the umask; fixed before threads start. */
-static mode_t outbox_file_mode = 0644;
+/* Names tried for one temporary file before giving up with EEXIST. */
+#define OUTBOX_TEMP_TRIES 16
 
 /*
- * Takes the mode of summaries and error files from the process umask, as
- * for any file a program creates (mkostemp alone would give 0600).  Call
- * once on the main thread before the workers start.
+ * Writes all of text and then one newline, in one system call unless the
+ * kernel takes less.  Returns 0 or a negative errno.
  */
-void
-outbox_init_mode(void)
-{
-	mode_t mask = umask(0);
-
-	(void)umask(mask);
-	outbox_file_mode = 0666 & ~mask;
-}
-
 static int
-outbox_write_all(int fd, const char *buf, size_t len)
+outbox_write_line(int fd, const char *text, size_t len)
 {
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)text, .iov_len = len },
+		{ .iov_base = (void *)"\n", .iov_len = 1 },
+	};
+	struct iovec *v = iov;
+	int count = 2;
 	ssize_t n;
 
-	while (len > 0) {
-		n = write(fd, buf, len);
+	while (count > 0) {
+		n = writev(fd, v, count);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		buf += n;
-		len -= (size_t)n;
+		for (; count > 0 && (size_t)n >= v->iov_len; v++, count--)
+			n -= (ssize_t)v->iov_len;
+		if (count > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
 	}
 	return 0;
+}
+
+/*
+ * Creates a temporary file in dir for a result, named .gistd-TID-SERIAL:
+ * no two threads of gistd make the same name, so the name needs no random
+ * bytes, and a name that a crash left behind is stepped over.  The kernel
+ * gives it the mode of any new file, 0666 less the umask or as the
+ * directory's default ACL says.  Returns the descriptor and the path
+ * (*ret_path, the caller frees it), or a negative errno.  Any thread.
+ */
+static int
+outbox_create_temp(const char *dir, char **ret_path)
+{
+	static __thread unsigned long serial;
+	static __thread pid_t tid;
+	char name[64], *path;
+	int fd, tries;
+
+	if (tid == 0)
+		tid = gettid();
+	for (tries = 0; tries < OUTBOX_TEMP_TRIES; tries++) {
+		(void)snprintf(name, sizeof(name), OUTBOX_TEMP_PREFIX "%ld-%lu",
+		    (long)tid, serial++);
+		path = util_path_new(dir, name, NULL);
+		if (!path)
+			return -ENOMEM;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0666);
+		if (fd >= 0) {
+			*ret_path = path;
+			return fd;
+		}
+		free(path);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 static int
@@ -219,27 +257,23 @@ static int
 outbox_write_atomic(const char *dir, const char *name, const char *suffix,
     const char *text, size_t len)
 {
-	char *tmp = util_path_new(dir, OUTBOX_TEMP_PREFIX "XXXXXX", NULL);
-	char *final = util_path_new(dir, name, suffix);
+	char *tmp = NULL, *final = util_path_new(dir, name, suffix);
 	struct outbox_dir *d = NULL;
 	int fd, r = -ENOMEM;
 
-	if (!tmp || !final)
+	if (!final)
 		goto out;
 	d = outbox_dir_get(dir);
 	outbox_dir_lock(d);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	r = fd < 0 ? -errno : 0;
+	fd = outbox_create_temp(dir, &tmp);
 	outbox_dir_unlock(d);
-	if (r < 0)
+	if (fd < 0) {
+		r = fd;
 		goto out;
+	}
 
 	/* Written and flushed unlocked: only names need the lock. */
-	r = outbox_write_all(fd, text, len);
-	if (r == 0)
-		r = outbox_write_all(fd, "\n", 1);
-	if (r == 0 && fchmod(fd, outbox_file_mode) < 0)
-		r = -errno;
+	r = outbox_write_line(fd, text, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -19,7 +19,6 @@
 #define OUTBOX_ERROR_SUFFIX ".error"
 #define OUTBOX_TEMP_PREFIX ".gistd-"
 
-void outbox_init_mode(void);
 int outbox_summary_is_current(const char *outbox, const char *name,
     const struct stat *input, bool is_strict);
 int outbox_write_summary(const char *outbox, const char *name,
