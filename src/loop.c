@@ -51,6 +51,9 @@
 #define LOOP_SCAN_BATCH 256
 #define LOOP_STATUS_INTERVAL_MS 1000
 #define LOOP_STATUS_MAX 256
+
+/* A timer's time once it has fired: whatever it was, arm it again. */
+#define LOOP_ARMED_UNKNOWN INT64_MIN
 /* How often to look for an inbox that nothing can watch for. */
 #define LOOP_WATCH_RETRY_MS 5000
 
@@ -73,6 +76,8 @@ struct loop {
 	int wakefd;			/* eventfd the workers write */
 	int timerfd;			/* next retry or end of a pause */
 	int tickfd;			/* status rate limit, drain */
+	int64_t timer_at_ms;		/* timerfd's time, see loop_arm() */
+	int64_t tick_at_ms;		/* tickfd's */
 	int watchdogfd;			/* periodic, when systemd asks */
 	struct inbox *inbox;
 	struct ring *jobs;
@@ -134,19 +139,26 @@ loop_has_room_for_due(const struct loop *l)
 	return registry_count(l->reg, REGISTRY_OUT) < loop_out_max(l);
 }
 
+/*
+ * Arms the one-shot timer fd for the monotonic time at_ms (-1: disarms
+ * it).  *armed_ms remembers what it was armed for, so that the loop, which
+ * asks again at every turn, makes the system call only when the time
+ * changes; it must be set to LOOP_ARMED_UNKNOWN whenever the timer fires.
+ */
 static void
-loop_arm(int fd, int64_t at_ms, int64_t interval_ms)
+loop_arm(int fd, int64_t *armed_ms, int64_t at_ms)
 {
 	struct itimerspec its = { 0 };
 
+	if (at_ms == *armed_ms)
+		return;
 	if (at_ms >= 0) {
 		/* 0 would disarm the timer: a time in the past means now. */
 		its.it_value.tv_sec = at_ms / 1000;
 		its.it_value.tv_nsec = (at_ms % 1000) * 1000000 + 1;
 	}
-	its.it_interval.tv_sec = interval_ms / 1000;
-	its.it_interval.tv_nsec = (interval_ms % 1000) * 1000000;
 	(void)timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
+	*armed_ms = at_ms;
 }
 
 static void
@@ -572,13 +584,27 @@ loop_update_status(struct loop *l)
 	if (strcmp(status, l->status) == 0)
 		return;
 	if (now_ms - l->status_sent_ms < LOOP_STATUS_INTERVAL_MS) {
-		loop_arm(l->tickfd, l->status_sent_ms + LOOP_STATUS_INTERVAL_MS,
-		    0);
+		loop_arm(l->tickfd, &l->tick_at_ms,
+		    l->status_sent_ms + LOOP_STATUS_INTERVAL_MS);
 		return;
 	}
 	notify_status(status);
 	memcpy(l->status, status, sizeof(status));
 	l->status_sent_ms = now_ms;
+}
+
+/* Keep-alives now, then every half of systemd's watchdog interval. */
+static void
+loop_arm_watchdog(struct loop *l)
+{
+	int64_t interval_ns = (int64_t)l->watchdog_usec / 2 * 1000;
+	struct itimerspec its = {
+		.it_interval.tv_sec = interval_ns / 1000000000,
+		.it_interval.tv_nsec = interval_ns % 1000000000,
+	};
+
+	its.it_value.tv_nsec = 1;	/* 0 would disarm it */
+	(void)timerfd_settime(l->watchdogfd, 0, &its, NULL);
 }
 
 /* Arms the retry timer for the next due retry or the end of a pause. */
@@ -599,7 +625,7 @@ loop_arm_timer(struct loop *l)
 	if (l->watch_retry_ms >= 0 && (next_ms < 0 ||
 	    l->watch_retry_ms < next_ms))
 		next_ms = l->watch_retry_ms;
-	loop_arm(l->timerfd, next_ms, 0);
+	loop_arm(l->timerfd, &l->timer_at_ms, next_ms);
 }
 
 static void
@@ -680,8 +706,8 @@ loop_arm_stop_tick(struct loop *l)
 {
 	int64_t at_ms = util_now_ms() + LOOP_STATUS_INTERVAL_MS;
 
-	loop_arm(l->tickfd, at_ms < l->stop_deadline_ms ? at_ms :
-	    l->stop_deadline_ms, 0);
+	loop_arm(l->tickfd, &l->tick_at_ms, at_ms < l->stop_deadline_ms ?
+	    at_ms : l->stop_deadline_ms);
 }
 
 /* SIGTERM or SIGINT: take no new jobs, let requests in flight finish. */
@@ -844,8 +870,7 @@ loop_start(struct loop *l)
 		goto fail;
 	l->watchdog_usec = notify_watchdog_usec();
 	if (l->watchdog_usec)
-		loop_arm(l->watchdogfd, util_now_ms(),
-		    (int64_t)l->watchdog_usec / 2000);
+		loop_arm_watchdog(l);
 	if (s->provider == SETTINGS_PROVIDER_OPENAI && !s->api_key)
 		log_msg(LOG_WARNING, "No API key: %s", s->api_key_source);
 	return 0;
@@ -890,6 +915,8 @@ loop_dispatch(struct loop *l, enum loop_source source)
 	case LOOP_TICK:
 		(void)!read(source == LOOP_TIMER ? l->timerfd : l->tickfd,
 		    &expirations, sizeof(expirations));
+		*(source == LOOP_TIMER ? &l->timer_at_ms : &l->tick_at_ms) =
+		    LOOP_ARMED_UNKNOWN;
 		if (source == LOOP_TICK && l->is_stopping)
 			loop_arm_stop_tick(l);
 		break;
@@ -940,6 +967,8 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		.config_path = config_path, .settings = s, .is_once = is_once,
 		.sigfd = -1, .epfd = -1, .wakefd = -1, .timerfd = -1,
 		.tickfd = -1, .watchdogfd = -1, .today = -1,
+		.timer_at_ms = LOOP_ARMED_UNKNOWN,
+		.tick_at_ms = LOOP_ARMED_UNKNOWN,
 		.watched_since_ns = INT64_MAX, .watch_retry_ms = -1,
 	};
 	bool is_joined = true, is_started = false;
