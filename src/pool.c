@@ -46,6 +46,12 @@
 #include "throttle.h"
 #include "util.h"
 
+/*
+ * XXX One thread per connection, each blocked in curl_easy_perform():
+ * at 500 workers the threads and their easy handles cost about 34 KB of
+ * private memory per connection more than a few threads driving multi
+ * handles would (bench/curl-modes, BENCHMARKS.md), about 17 MB in all.
+ */
 #define POOL_MAX_WORKERS 1024
 #define POOL_STACK_BYTES (512 * 1024)
 
