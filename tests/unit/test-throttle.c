@@ -15,10 +15,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "throttle.h"
@@ -130,6 +132,38 @@ waits_not(struct throttle *t, int64_t tokens)
 	int r;
 
 	return timed_wait(t, tokens, &r) < AT_ONCE_MS && r == 0;
+}
+
+static void
+bail_out_on_alarm(int signo)
+{
+	static const char msg[] =
+	    "Bail out! throttle_wait() blocked with grants left\n";
+
+	(void)signo;
+	(void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	_exit(EXIT_FAILURE);
+}
+
+/*
+ * Takes count grants of tokens each that the throttle should give at
+ * once, calling throttle_wait() on this thread: a thread per call, as
+ * timed_wait() makes, took longer than AT_ONCE_MS for 120 calls under
+ * TSan on a loaded machine.  A call that blocks ends the test through
+ * an alarm after DEADLINE_MS.  Returns how many returned 0 before the
+ * first that did not.
+ */
+static int
+take_at_once(struct throttle *t, int64_t tokens, int count)
+{
+	int n;
+
+	(void)signal(SIGALRM, bail_out_on_alarm);
+	(void)alarm(DEADLINE_MS / 1000);
+	for (n = 0; n < count && throttle_wait(t, tokens) == 0; n++)
+		continue;
+	(void)alarm(0);
+	return n;
 }
 
 static void
@@ -410,8 +444,7 @@ test_requests_bucket_sends_a_minute_then_waits(void)
 	/* 120 per minute: a capacity of 120, one more every 500 ms. */
 	start_ms = util_now_ms();
 	throttle_set_limits(t, 120, 0);
-	for (n = 0; n < 120 && waits_not(t, 1000000); n++)
-		continue;
+	n = take_at_once(t, 1000000, 120);
 	TAP_CHECK(n == 120);
 	TAP_CHECK(util_now_ms() - start_ms < AT_ONCE_MS);
 
@@ -489,8 +522,7 @@ test_bucket_refills_at_the_configured_rate(void)
 	/* 120 per minute from start_ms, emptied at once. */
 	start_ms = util_now_ms();
 	throttle_set_limits(t, 120, 0);
-	for (n = 0; n < 120 && waits_not(t, 0); n++)
-		continue;
+	n = take_at_once(t, 0, 120);
 	TAP_CHECK(n == 120);
 
 	/* A hold of a second: the bucket refills meanwhile, so the two it
