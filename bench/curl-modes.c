@@ -108,7 +108,8 @@ multi_main(void *arg)
 				atomic_fetch_add(&failed, 1);
 			(void)curl_multi_remove_handle(multi, c);
 			active--;
-			if (take() && curl_multi_add_handle(multi, c) == CURLM_OK)
+			if (take() &&
+			    curl_multi_add_handle(multi, c) == CURLM_OK)
 				active++;
 			else
 				curl_easy_cleanup(c);

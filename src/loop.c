@@ -368,19 +368,18 @@ static void
 loop_retry_watch(struct loop *l)
 {
 	int64_t now_ms = util_now_ms();
+	bool is_newly_blind = l->watch_retry_ms < 0;
 
 	if (l->is_once || !inbox_is_blind(l->inbox)) {
 		l->watch_retry_ms = -1;
 		return;
 	}
-	if (l->watch_retry_ms >= 0 && now_ms < l->watch_retry_ms)
+	if (!is_newly_blind && now_ms < l->watch_retry_ms)
 		return;
-	/* Blind since just now: the first look is one interval away. */
-	if (l->watch_retry_ms < 0) {
-		l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
-		return;
-	}
 	l->watch_retry_ms = now_ms + LOOP_WATCH_RETRY_MS;
+	/* Blind since just now: the first look is one interval away. */
+	if (is_newly_blind)
+		return;
 	if (inbox_watch(l->inbox, l->settings->inbox) == 0) {
 		l->watch_retry_ms = -1;
 		loop_inbox_event(l, INBOX_BACK, NULL);

@@ -65,43 +65,6 @@ outbox_write_line(int fd, const char *text, size_t len)
 	return 0;
 }
 
-/*
- * Creates a temporary file in dir for a result, named .gistd-TID-SERIAL:
- * no two threads of gistd make the same name, so the name needs no random
- * bytes, and a name that a crash left behind is stepped over.  The kernel
- * gives it the mode of any new file, 0666 less the umask or as the
- * directory's default ACL says.  Returns the descriptor and the path
- * (*ret_path, the caller frees it), or a negative errno.  Any thread.
- */
-static int
-outbox_create_temp(const char *dir, char **ret_path)
-{
-	static __thread unsigned long serial;
-	static __thread pid_t tid;
-	char name[64], *path;
-	int fd, tries;
-
-	if (tid == 0)
-		tid = gettid();
-	for (tries = 0; tries < OUTBOX_TEMP_TRIES; tries++) {
-		(void)snprintf(name, sizeof(name), OUTBOX_TEMP_PREFIX "%ld-%lu",
-		    (long)tid, serial++);
-		path = util_path_new(dir, name, NULL);
-		if (!path)
-			return -ENOMEM;
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0666);
-		if (fd >= 0) {
-			*ret_path = path;
-			return fd;
-		}
-		free(path);
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
 static int
 outbox_fsync_dir(const char *dir)
 {
@@ -249,6 +212,49 @@ outbox_dir_sync(struct outbox_dir *d, const char *path)
 }
 
 /*
+ * Creates a temporary file in dir for a result, named .gistd-TID-SERIAL:
+ * no two threads of gistd make the same name, so the name needs no random
+ * bytes, and a name that a crash left behind is stepped over.  The kernel
+ * gives it the mode of any new file, 0666 less the umask or as the
+ * directory's default ACL says.  Only the open() holds d's lock.  Returns
+ * the descriptor and the path (*ret_path, the caller frees it), or a
+ * negative errno.  Any thread.
+ */
+static int
+outbox_create_temp(struct outbox_dir *d, const char *dir, char **ret_path)
+{
+	static __thread unsigned long serial;
+	static __thread pid_t tid;
+	char name[64], *path;
+	int tries, r;
+
+	if (tid == 0)
+		tid = gettid();
+	for (tries = 0; tries < OUTBOX_TEMP_TRIES; tries++) {
+		(void)snprintf(name, sizeof(name), OUTBOX_TEMP_PREFIX "%ld-%lu",
+		    (long)tid, serial++);
+		path = util_path_new(dir, name, NULL);
+		if (!path)
+			return -ENOMEM;
+		outbox_dir_lock(d);
+		r = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0666);
+		/* errno is read before the unlock can change it. */
+		if (r < 0)
+			r = -errno;
+		outbox_dir_unlock(d);
+		if (r >= 0) {
+			*ret_path = path;
+			return r;
+		}
+		free(path);
+		if (r != -EEXIST)
+			return r;
+	}
+	return -EEXIST;
+}
+
+/*
  * Writes text and one newline into dir/name[suffix], atomically and
  * durably (see the top of this file).  Returns 0 or a negative errno, in
  * which case no temporary file is left behind.
@@ -264,9 +270,7 @@ outbox_write_atomic(const char *dir, const char *name, const char *suffix,
 	if (!final)
 		goto out;
 	d = outbox_dir_get(dir);
-	outbox_dir_lock(d);
-	fd = outbox_create_temp(dir, &tmp);
-	outbox_dir_unlock(d);
+	fd = outbox_create_temp(d, dir, &tmp);
 	if (fd < 0) {
 		r = fd;
 		goto out;
