@@ -223,6 +223,38 @@ throttle_sleep_locked(struct throttle *t, int64_t wait_ms)
 }
 
 /*
+ * One look for a request that costs tokens: 0 when it may go (and has
+ * been paid for), -EAGAIN while paused, -ECANCELED after a cancel, or 1
+ * with the milliseconds to wait before looking again in *ret_wait_ms.
+ */
+static int
+throttle_take_locked(struct throttle *t, int64_t tokens, int64_t *ret_wait_ms)
+{
+	int64_t now_ms = util_now_ms();
+	int64_t wait_ms, w;
+
+	if (t->is_cancelled)
+		return -ECANCELED;
+	if (t->pause_until_ms > now_ms)
+		return -EAGAIN;
+	throttle_refill_locked(t, now_ms);
+	wait_ms = t->hold_until_ms - now_ms;
+	w = throttle_bucket_wait_ms(&t->requests, 1);
+	if (w > wait_ms)
+		wait_ms = w;
+	w = throttle_bucket_wait_ms(&t->tokens, tokens);
+	if (w > wait_ms)
+		wait_ms = w;
+	if (wait_ms > 0) {
+		*ret_wait_ms = wait_ms;
+		return 1;
+	}
+	throttle_bucket_take(&t->requests, 1);
+	throttle_bucket_take(&t->tokens, tokens);
+	return 0;
+}
+
+/*
  * Blocks until the pool may send one request that costs tokens (an
  * estimate, settled later with throttle_settle()): until any hold has
  * passed and both buckets can pay, then takes from them.  Returns 0; or
@@ -232,6 +264,7 @@ throttle_sleep_locked(struct throttle *t, int64_t wait_ms)
 int
 throttle_wait(struct throttle *t, int64_t tokens)
 {
+	int64_t wait_ms;
 	int r;
 
 	tokens = throttle_clamp(tokens, 0, THROTTLE_AMOUNT_MAX);
@@ -242,36 +275,27 @@ throttle_wait(struct throttle *t, int64_t tokens)
 	 * request with a large estimate can be passed again and again by
 	 * smaller ones, and its file waits longer than its turn.
 	 */
-	for (;;) {
-		int64_t now_ms = util_now_ms();
-		int64_t wait_ms, w;
-
-		if (t->is_cancelled) {
-			r = -ECANCELED;
-			break;
-		}
-		if (t->pause_until_ms > now_ms) {
-			r = -EAGAIN;
-			break;
-		}
-		throttle_refill_locked(t, now_ms);
-		wait_ms = t->hold_until_ms - now_ms;
-		w = throttle_bucket_wait_ms(&t->requests, 1);
-		if (w > wait_ms)
-			wait_ms = w;
-		w = throttle_bucket_wait_ms(&t->tokens, tokens);
-		if (w > wait_ms)
-			wait_ms = w;
-		if (wait_ms <= 0) {
-			throttle_bucket_take(&t->requests, 1);
-			throttle_bucket_take(&t->tokens, tokens);
-			r = 0;
-			break;
-		}
+	while ((r = throttle_take_locked(t, tokens, &wait_ms)) > 0)
 		throttle_sleep_locked(t, wait_ms);
-	}
 	(void)pthread_mutex_unlock(&t->lock);
 	return r;
+}
+
+/*
+ * As throttle_wait(), but never sleeps: returns -EWOULDBLOCK, having taken
+ * nothing, where throttle_wait() would wait.  Worker threads.
+ */
+int
+throttle_try(struct throttle *t, int64_t tokens)
+{
+	int64_t wait_ms;
+	int r;
+
+	tokens = throttle_clamp(tokens, 0, THROTTLE_AMOUNT_MAX);
+	(void)pthread_mutex_lock(&t->lock);
+	r = throttle_take_locked(t, tokens, &wait_ms);
+	(void)pthread_mutex_unlock(&t->lock);
+	return r > 0 ? -EWOULDBLOCK : r;
 }
 
 /*

@@ -22,6 +22,7 @@ void throttle_free(struct throttle *t);
 void throttle_set_limits(struct throttle *t, int64_t requests_per_minute,
     int64_t tokens_per_minute);
 int throttle_wait(struct throttle *t, int64_t tokens);
+int throttle_try(struct throttle *t, int64_t tokens);
 void throttle_settle(struct throttle *t, int64_t estimated, int64_t actual);
 void throttle_hold(struct throttle *t, int64_t until_ms);
 void throttle_pause(struct throttle *t, int64_t until_ms);

@@ -457,6 +457,38 @@ test_requests_bucket_sends_a_minute_then_waits(void)
 	throttle_free(t);
 }
 
+/* throttle_try() gives what throttle_wait() would give at once, and
+ * refuses, taking nothing, where throttle_wait() would sleep. */
+static void
+test_try_takes_only_what_is_there(void)
+{
+	struct throttle *t = new_throttle();
+	int64_t now_ms;
+
+	throttle_set_limits(t, 2, 0);
+	TAP_CHECK(throttle_try(t, 0) == 0);
+	TAP_CHECK(throttle_try(t, 0) == 0);
+	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
+	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
+	throttle_set_limits(t, 0, 0);
+
+	/* A refusal took nothing: a token bucket's capacity passes once. */
+	throttle_set_limits(t, 0, 1000);
+	TAP_CHECK(throttle_try(t, 600) == 0);
+	TAP_CHECK(throttle_try(t, 600) == -EWOULDBLOCK);
+	TAP_CHECK(throttle_try(t, 400) == 0);
+	throttle_set_limits(t, 0, 0);
+
+	now_ms = util_now_ms();
+	throttle_hold(t, now_ms + 60000);
+	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
+	throttle_pause(t, now_ms + 60000);
+	TAP_CHECK(throttle_try(t, 0) == -EAGAIN);
+	throttle_cancel(t);
+	TAP_CHECK(throttle_try(t, 0) == -ECANCELED);
+	throttle_free(t);
+}
+
 static void
 test_tokens_bucket_waits_for_refill(void)
 {
@@ -601,6 +633,7 @@ main(void)
 	TAP_RUN(test_pause_wakes_a_blocked_waiter);
 	TAP_RUN(test_cancel_wakes_a_blocked_waiter);
 	TAP_RUN(test_requests_bucket_sends_a_minute_then_waits);
+	TAP_RUN(test_try_takes_only_what_is_there);
 	TAP_RUN(test_tokens_bucket_waits_for_refill);
 	TAP_RUN(test_oversized_request_passes_a_full_bucket);
 	TAP_RUN(test_bucket_refills_at_the_configured_rate);
