@@ -70,6 +70,8 @@ struct api_client {
 	char retry_after[API_HEADER_VALUE_MAX];
 	char retry_after_ms[API_HEADER_VALUE_MAX];
 	char error[CURL_ERROR_SIZE];
+	void (*on_sent)(void *);	/* see api_client_on_sent() */
+	void *on_sent_arg;
 };
 
 static void
@@ -643,6 +645,47 @@ api_client_on_header(char *line, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* Calls the function set by api_client_on_sent(), if it has not run. */
+static void
+api_client_run_on_sent(struct api_client *c)
+{
+	void (*fn)(void *) = c->on_sent;
+
+	c->on_sent = NULL;
+	if (fn)
+		fn(c->on_sent_arg);
+}
+
+/*
+ * curl's progress callback: once the whole body has gone out, or a reply
+ * has begun to come back, the wait for the reply has begun.
+ */
+static int
+api_client_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct api_client *c = userdata;
+
+	(void)dltotal;
+	if ((ultotal > 0 && ulnow >= ultotal) || dlnow > 0)
+		api_client_run_on_sent(c);
+	return 0;
+}
+
+/*
+ * Has the next api_send() through c call fn(arg), once: as soon as its
+ * request has gone out, so that the caller's own work can fill the wait
+ * for the reply, and at the latest before api_send() returns, if the
+ * request never went out.  fn runs on c's thread, inside the call, and
+ * must not use c.  The owning thread.
+ */
+void
+api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg)
+{
+	c->on_sent = fn;
+	c->on_sent_arg = arg;
+}
+
 /*
  * Creates a client: a curl easy handle and an empty reply buffer.  Returns
  * 0, or -ENOMEM; the caller owns *ret_client and frees it with
@@ -731,6 +774,14 @@ api_client_set_callbacks(struct api_client *c)
 		    api_client_on_header);
 	if (!rc)
 		rc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	if (!rc && c->on_sent) {
+		rc = curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
+		    api_client_on_progress);
+		if (!rc)
+			rc = curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+		if (!rc)
+			rc = curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	}
 	return rc;
 }
 
@@ -1000,7 +1051,8 @@ out:
  * written, whatever its class; -ENOMEM when the request could not even be
  * made, leaving *ret_result untouched.  The summary belongs to the caller
  * (api_result_clear()).  Only c's owning thread; blocks for up to
- * s->timeout_ms.
+ * s->timeout_ms, which counts the time a function that
+ * api_client_on_sent() set takes too.
  *
  * XXX A call in flight cannot be interrupted: it ends with its reply or
  * after s->timeout_ms.  A shutdown that may not wait that long has to
@@ -1011,26 +1063,23 @@ api_send(struct api_client *c, const struct settings *s, const char *body,
     struct api_result *ret_result)
 {
 	struct api_result r;
-	int ret;
+	int ret = 0;
 
 	api_result_init(&r);
 	if (!s->api_key) {
 		api_result_set(&r, API_SETUP_FAULT, API_REASON_NO_KEY);
-		*ret_result = r;
-		return 0;
-	}
-	if (api_key_is_unusable(s->api_key)) {
+	} else if (api_key_is_unusable(s->api_key)) {
 		api_result_set(&r, API_SETUP_FAULT,
 		    "the API key is empty or holds a control character");
-		*ret_result = r;
-		return 0;
+	} else {
+		ret = api_client_call(c, s, body, &r);
+		if (ret == 0)
+			api_reason_redact(&r, s->api_key);
 	}
-	ret = api_client_call(c, s, body, &r);
-	if (ret < 0)
-		return ret;
-	api_reason_redact(&r, s->api_key);
-	*ret_result = r;
-	return 0;
+	api_client_run_on_sent(c);
+	if (ret == 0)
+		*ret_result = r;
+	return ret;
 }
 
 /*

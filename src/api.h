@@ -41,6 +41,7 @@ struct api_client;
 
 int api_client_new(struct api_client **ret_client);
 void api_client_free(struct api_client *c);
+void api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg);
 int api_send(struct api_client *c, const struct settings *s, const char *body,
     struct api_result *ret_result);
 int api_summarize(struct api_client *c, const struct settings *s,

@@ -463,6 +463,7 @@ enum srv_mode {
 	SRV_CUT,		/* send the response, then close */
 	SRV_STALL,		/* answer nothing until the client gives up */
 	SRV_FLOOD,		/* send the head, then body until refused */
+	SRV_AWAIT,		/* reply once a byte comes down the go pipe */
 };
 
 struct srv_step {
@@ -473,6 +474,7 @@ struct srv_step {
 struct srv {
 	int listen_fd;
 	int stop_fds[2];		/* a pipe: main writes to stop */
+	int go_fds[2];			/* a pipe: what SRV_AWAIT waits for */
 	int port;
 	pthread_t thread;
 	struct srv_step *steps;
@@ -634,6 +636,10 @@ srv_serve(struct srv *srv, int fd, const struct srv_step *step)
 		if (srv_send_all(srv, fd, r, strlen(r)))
 			srv_flood(srv, fd);
 		return false;
+	case SRV_AWAIT:
+		if (!srv_poll(srv, srv->go_fds[0], POLLIN))
+			return false;
+		return srv_send_all(srv, fd, r, strlen(r));
 	}
 	return false;
 }
@@ -694,6 +700,7 @@ srv_start(struct srv *srv, struct srv_step *steps, size_t n_steps)
 	srv->listen_fd = srv_socket(&srv->port);
 	if (listen(srv->listen_fd, 8) < 0 ||
 	    pipe2(srv->stop_fds, O_CLOEXEC) < 0 ||
+	    pipe2(srv->go_fds, O_CLOEXEC) < 0 ||
 	    pthread_create(&srv->thread, NULL, srv_run, srv) != 0) {
 		printf("Bail out! cannot start the server\n");
 		exit(EXIT_FAILURE);
@@ -715,6 +722,8 @@ srv_stop(struct srv *srv)
 	(void)close(srv->listen_fd);
 	(void)close(srv->stop_fds[0]);
 	(void)close(srv->stop_fds[1]);
+	(void)close(srv->go_fds[0]);
+	(void)close(srv->go_fds[1]);
 }
 
 /* Settings that send to srv, with a trailing '/' on the base URL. */
@@ -852,6 +861,91 @@ test_summarize_reuses_one_connection(void)
 	TAP_CHECK(srv.n_accepts == 1);
 	api_result_clear(&r1);
 	api_result_clear(&r2);
+	api_client_free(c);
+}
+
+/* What api_client_on_sent() called: counts, and lets SRV_AWAIT reply. */
+struct sent_probe {
+	int go_fd;
+	int calls;
+};
+
+static void
+sent_probe_run(void *arg)
+{
+	struct sent_probe *p = arg;
+
+	p->calls++;
+	if (p->go_fd >= 0)
+		(void)!write(p->go_fd, "g", 1);
+}
+
+/*
+ * The server holds its reply until the function runs, so a summary can
+ * only come back if it ran while the reply was awaited.
+ */
+static void
+test_on_sent_runs_while_the_reply_is_awaited(void)
+{
+	struct srv_step steps[2];
+	struct api_client *c = new_client();
+	struct sent_probe probe = { .go_fd = -1 };
+	struct api_result r1, r2;
+	struct settings s;
+	struct srv srv;
+	char url[64];
+
+	srv_step_reply(&steps[0], SRV_AWAIT, "200 OK", "",
+	    "{\"choices\":[{\"message\":{\"content\":\"Held.\"}}]}");
+	srv_step_reply(&steps[1], SRV_REPLY, "200 OK", "",
+	    "{\"choices\":[{\"message\":{\"content\":\"Plain.\"}}]}");
+	srv_start(&srv, steps, 2);
+	probe.go_fd = srv.go_fds[1];
+	settings_for(&s, &srv, url, sizeof(url));
+	s.timeout_ms = 2 * SRV_IO_TIMEOUT_MS;
+	api_client_on_sent(c, sent_probe_run, &probe);
+	TAP_CHECK(api_summarize(c, &s, "a", 1, &r1) == 0);
+	TAP_CHECK(probe.calls == 1);
+	/* Set for one call only. */
+	TAP_CHECK(api_summarize(c, &s, "b", 1, &r2) == 0);
+	TAP_CHECK(probe.calls == 1);
+	srv_stop(&srv);
+
+	TAP_CHECK(r1.class == API_OK);
+	TAP_CHECK(r1.summary && strcmp(r1.summary, "Held.") == 0);
+	TAP_CHECK(r2.class == API_OK);
+	TAP_CHECK(srv.n_requests == 2);
+	api_result_clear(&r1);
+	api_result_clear(&r2);
+	api_client_free(c);
+}
+
+/* A request that never goes out still runs the function, once. */
+static void
+test_on_sent_runs_when_nothing_is_sent(void)
+{
+	struct api_client *c = new_client();
+	struct sent_probe probe = { .go_fd = -1 };
+	struct api_result r;
+	struct settings s;
+	char url[64];
+	int port, fd;
+
+	fd = srv_socket(&port);
+	settings_fill(&s);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
+	s.base_url = url;
+	api_client_on_sent(c, sent_probe_run, &probe);
+	TAP_CHECK(api_summarize(c, &s, "text", 4, &r) == 0);
+	TAP_CHECK(r.class == API_TRANSIENT);
+	TAP_CHECK(probe.calls == 1);
+	(void)close(fd);
+
+	s.api_key = NULL;
+	api_client_on_sent(c, sent_probe_run, &probe);
+	TAP_CHECK(api_summarize(c, &s, "text", 4, &r) == 0);
+	TAP_CHECK(r.class == API_SETUP_FAULT);
+	TAP_CHECK(probe.calls == 2);
 	api_client_free(c);
 }
 
@@ -1119,6 +1213,8 @@ main(void)
 	TAP_RUN(test_summarize_posts_with_the_key_and_reads_the_summary);
 	TAP_RUN(test_summarize_sends_a_large_body_at_once);
 	TAP_RUN(test_summarize_reuses_one_connection);
+	TAP_RUN(test_on_sent_runs_while_the_reply_is_awaited);
+	TAP_RUN(test_on_sent_runs_when_nothing_is_sent);
 	TAP_RUN(test_summarize_honours_retry_after);
 	TAP_RUN(test_summarize_keeps_the_key_out_of_the_reason);
 	TAP_RUN(test_summarize_without_key_fails_without_network);
