@@ -19,6 +19,10 @@
  * Counts.  Connections accepted and completions answered are printed on
  * SIGTERM or SIGINT ("connections N requests M", one line on stdout) and
  * served as JSON at GET /stats, which itself is not counted as a request.
+ * Printed with them, on a second line, is the client's turnaround on a
+ * connection: the time from the last byte of a reply written to the last
+ * byte of the next request read ("gaps N p50_us A p90_us B p99_us C", in
+ * bins of 10 us).
  * With --log FILE the CLOCK_MONOTONIC time in nanoseconds of each
  * completion's arrival (the moment its last byte was read) and the
  * connection's descriptor are appended to FILE, one line per request,
@@ -57,6 +61,10 @@
 #define FAKE_SUMMARY "This is a short fixed summary of the text."
 #define FAKE_COMPLETION_TOKENS 12
 
+/* Gaps are counted in bins of FAKE_GAP_BIN_NS, the last one open-ended. */
+#define FAKE_GAP_BIN_NS 10000
+#define FAKE_GAP_BINS 100000
+
 enum fake_kind {
 	FAKE_COMPLETION,
 	FAKE_STATS,
@@ -72,6 +80,7 @@ struct fake_conn {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	unsigned pending;		/* replies queued, not yet written */
+	int64_t idle_since_ns;		/* all replied and written; 0: not */
 	bool is_closing;		/* close once out is flushed */
 	bool is_polling_out;
 };
@@ -95,6 +104,8 @@ struct fake {
 	size_t q_head, q_len, q_cap;
 	uint64_t connections;
 	uint64_t requests;
+	uint32_t gaps[FAKE_GAP_BINS];	/* see fake_note_gap() */
+	uint64_t n_gaps;
 };
 
 static int64_t
@@ -176,6 +187,8 @@ fake_flush(struct fake *f, struct fake_conn *c)
 		c->out_off += (size_t)n;
 	}
 	c->out_off = c->out_len = 0;
+	if (c->pending == 0)
+		c->idle_since_ns = fake_now_ns();
 	fake_epoll_set(f, c, false);
 	if (c->is_closing && c->pending == 0) {
 		fake_close(f, c);
@@ -295,6 +308,41 @@ fake_enqueue(struct fake *f, struct fake_conn *c, struct fake_entry *e,
 		fake_arm(f);
 }
 
+/*
+ * A completion arrived on c.  If every reply before it had been written,
+ * the time since then is the client's turnaround: what it spent between
+ * reading one reply and sending its next request.
+ */
+static void
+fake_note_gap(struct fake *f, struct fake_conn *c)
+{
+	int64_t bin;
+
+	if (c->idle_since_ns == 0 || c->pending != 0)
+		return;
+	bin = (fake_now_ns() - c->idle_since_ns) / FAKE_GAP_BIN_NS;
+	if (bin >= FAKE_GAP_BINS)
+		bin = FAKE_GAP_BINS - 1;
+	f->gaps[bin < 0 ? 0 : bin]++;
+	f->n_gaps++;
+	c->idle_since_ns = 0;
+}
+
+/* The q-quantile of the gaps, in microseconds (the top of its bin). */
+static long long
+fake_gap_quantile_us(const struct fake *f, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)f->n_gaps), seen = 0;
+	size_t i;
+
+	for (i = 0; i < FAKE_GAP_BINS; i++) {
+		seen += f->gaps[i];
+		if (seen > want)
+			break;
+	}
+	return (long long)((i + 1) * FAKE_GAP_BIN_NS / 1000);
+}
+
 static void
 fake_log_arrival(struct fake *f, int fd)
 {
@@ -386,6 +434,7 @@ fake_parse(struct fake *f, struct fake_conn *c)
 		} else if (end - sp - 1 >= 17 &&
 		    memcmp(end - 17, "/chat/completions", 17) == 0) {
 			fake_log_arrival(f, c->fd);
+			fake_note_gap(f, c);
 			e.kind = FAKE_COMPLETION;
 			e.prompt_tokens = clen / 4;
 			fake_enqueue(f, c, &e, f->latency_ns);
@@ -494,6 +543,11 @@ fake_print_counts(const struct fake *f)
 	printf("connections %llu requests %llu\n",
 	    (unsigned long long)f->connections,
 	    (unsigned long long)f->requests);
+	if (f->n_gaps > 0)
+		printf("gaps %llu p50_us %lld p90_us %lld p99_us %lld\n",
+		    (unsigned long long)f->n_gaps,
+		    fake_gap_quantile_us(f, 0.5), fake_gap_quantile_us(f, 0.9),
+		    fake_gap_quantile_us(f, 0.99));
 	fflush(stdout);
 }
 
@@ -610,7 +664,7 @@ int
 main(int argc, char **argv)
 {
 	struct epoll_event events[FAKE_EVENTS];
-	struct fake f = { 0 };
+	static struct fake f;	/* zeroed; too large for the stack */
 	struct fake_conn *c;
 	int i, n;
 
