@@ -5,13 +5,16 @@
  * One input file's journey, run by a worker thread: open the file without
  * following links or blocking on FIFOs, skip it when its summary is
  * current, read at most what will be sent, check that it is text, ask the
- * provider, then publish the summary or record why the file failed.  The
- * job ends with an outcome that the main thread acts on (done, retry at a
- * time, held by a pause).  This module decides each file's fate, so it
- * logs it: one info line per file done, a warning per retry, an error per
- * failure.  Pool-wide consequences (a 429 hold, a pause) go through the
- * shared throttle at once, so that other workers stop sending before the
- * main thread hears of it.
+ * provider, then publish the summary or record why the file failed.  A
+ * summary is published while the worker's next request waits for its
+ * reply, when there is a next request, so that the flushes to disk delay
+ * no request (job_take_summary()).  The job ends with an outcome that the
+ * main thread acts on (done, retry at a time, held by a pause).  This
+ * module decides each file's fate, so it logs it: one info line per file
+ * done, a warning per retry, an error per failure.  Pool-wide
+ * consequences (a 429 hold, a pause) go through the shared throttle at
+ * once, so that other workers stop sending before the main thread hears
+ * of it.
  */
 
 #include <errno.h>
@@ -70,6 +73,8 @@ struct job_attempt {
 	size_t text_len;
 };
 
+static void job_write_held(void *arg);
+
 /*
  * Allocates a job for the byte string name.  Returns NULL on ENOMEM.  The
  * main thread owns it until it pushes it to a worker.
@@ -105,15 +110,21 @@ job_free(struct job *job)
  * worker thread owns its context.
  */
 int
-job_context_init(struct job_context *ctx, struct throttle *t, uint64_t seed)
+job_context_init(struct job_context *ctx, struct throttle *t, uint64_t seed,
+    void (*finish)(struct job *, void *), void *finish_arg)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->throttle = t;
 	ctx->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
+	ctx->finish = finish;
+	ctx->finish_arg = finish_arg;
 	return api_client_new(&ctx->api);
 }
 
-/* Frees what job_context_init() and job_run() allocated. */
+/*
+ * Frees what job_context_init() and job_run() allocated.  A job still
+ * held must have been taken back with job_release() first.
+ */
 void
 job_context_clear(struct job_context *ctx)
 {
@@ -314,7 +325,12 @@ job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
 		return 0;
 	}
 	estimate = api_estimate_tokens(s, a->text_len);
-	r = throttle_wait(ctx->throttle, estimate);
+	r = throttle_try(ctx->throttle, estimate);
+	if (r == -EWOULDBLOCK) {
+		/* A held summary is not kept waiting for the throttle too. */
+		job_write_held(ctx);
+		r = throttle_wait(ctx->throttle, estimate);
+	}
 	if (r < 0)
 		return r;
 	/* The text is copied into the request: let it go before the wait
@@ -323,6 +339,8 @@ job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	free(a->text);
 	a->text = NULL;
 	start_ms = util_now_ms();
+	if (body && ctx->held)
+		api_client_on_sent(ctx->api, job_write_held, ctx);
 	r = body ? api_send(ctx->api, s, body, &a->result) : -ENOMEM;
 	a->fields.latency_ms = util_now_ms() - start_ms;
 	free(body);
@@ -447,23 +465,25 @@ job_pause(struct job *job, struct job_context *ctx)
 }
 
 /*
- * Writes the summary and moves the input on.  A write error is transient,
- * but the reply was paid for: it is kept for the next attempt, and the
- * whole pool waits too, since a full or missing outbox fails every file.
+ * Writes job->summary and moves the input on.  A write error is transient,
+ * but the reply was paid for: it is kept for the next attempt (unless it
+ * is too long to keep), and the whole pool waits too, since a full or
+ * missing outbox fails every file.
  */
 static void
-job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a,
-    const char *summary)
+job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a)
 {
 	const struct settings *s = job->settings;
 	char esc[LOG_NAME_MAX], ebuf[128];
+	size_t len = strlen(job->summary);
 	int r;
 
-	r = outbox_write_summary(s->outbox, job->name, summary,
-	    strlen(summary));
+	r = outbox_write_summary(s->outbox, job->name, job->summary, len);
 	if (r < 0) {
-		if (!job->summary && strlen(summary) <= JOB_KEPT_SUMMARY_MAX)
-			job->summary = strdup(summary);
+		if (len > JOB_KEPT_SUMMARY_MAX) {
+			free(job->summary);
+			job->summary = NULL;
+		}
 		job_set_reason(job, "cannot write the summary: %s",
 		    util_strerror(r, ebuf, sizeof(ebuf)));
 		job_retry(job, ctx, a, -1);
@@ -486,6 +506,51 @@ job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a,
 	    (long long)a->result.tokens_in, (long long)a->result.tokens_out);
 }
 
+/*
+ * Writes the summary of the job that ctx holds, if any, which finishes
+ * that job, and passes it to ctx->finish.  Also called by the API client,
+ * as soon as the next request has gone out (api_client_on_sent()).
+ */
+static void
+job_write_held(void *arg)
+{
+	struct job_context *ctx = arg;
+	struct job *job = ctx->held;
+	struct job_attempt a = { .fields = ctx->held_fields };
+
+	if (!job)
+		return;
+	ctx->held = NULL;
+	a.result.tokens_in = a.fields.tokens_in;
+	a.result.tokens_out = a.fields.tokens_out;
+	job_publish(job, ctx, &a);
+	ctx->finish(job, ctx->finish_arg);
+}
+
+/*
+ * A reply came: its summary is written at once when nothing follows that
+ * the write could overlap, else held in ctx and written while the
+ * worker's next request waits for its reply (job_write_held()), so that
+ * the flushes to disk cost the files no time.
+ */
+static void
+job_take_summary(struct job *job, struct job_context *ctx,
+    struct job_attempt *a)
+{
+	free(job->summary);
+	job->summary = a->result.summary;
+	a->result.summary = NULL;
+	if (job->settings->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
+		job_publish(job, ctx, a);
+		return;
+	}
+	job_write_held(ctx);
+	ctx->held = job;
+	ctx->held_fields = a->fields;
+	ctx->held_fields.tokens_in = a->result.tokens_in;
+	ctx->held_fields.tokens_out = a->result.tokens_out;
+}
+
 static void
 job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 {
@@ -499,7 +564,7 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 		job_set_reason(job, "%s", res->reason);
 	switch (res->class) {
 	case API_OK:
-		job_publish(job, ctx, a, res->summary);
+		job_take_summary(job, ctx, a);
 		break;
 	case API_TRANSIENT:
 		job_retry(job, ctx, a, res->retry_after_ms);
@@ -646,7 +711,7 @@ job_work(struct job *job, struct job_context *ctx, int fd,
 	int r;
 
 	if (job->summary) {
-		job_publish(job, ctx, a, job->summary);
+		job_publish(job, ctx, a);
 		return;
 	}
 	r = job_load_text(job, fd, st, a);
@@ -659,13 +724,9 @@ job_work(struct job *job, struct job_context *ctx, int fd,
 	}
 }
 
-/*
- * Takes the job one attempt further and sets job->outcome (and, for some
- * outcomes, reason and retry_at_ms).  Runs on a worker thread; the job and
- * ctx are the caller's alone while it runs.
- */
-void
-job_run(struct job *job, struct job_context *ctx)
+/* One attempt at job; see job_run(). */
+static void
+job_attempt(struct job *job, struct job_context *ctx)
 {
 	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
 	struct stat st;
@@ -699,4 +760,34 @@ job_run(struct job *job, struct job_context *ctx)
 	(void)close(fd);
 	free(a.text);
 	api_result_clear(&a.result);
+}
+
+/*
+ * Takes the job one attempt further and sets job->outcome (and, for some
+ * outcomes, reason and retry_at_ms), then passes it to ctx->finish; or
+ * ctx holds the job: its reply came, and its summary is written during
+ * the next request (job_take_summary()).  A job held from before is
+ * finished, and passed on, by the time this returns.  Runs on a worker
+ * thread; the job and ctx are the caller's alone while it runs.
+ */
+void
+job_run(struct job *job, struct job_context *ctx)
+{
+	job_attempt(job, ctx);
+	if (ctx->held != job) {
+		job_write_held(ctx);
+		ctx->finish(job, ctx->finish_arg);
+	}
+}
+
+/*
+ * Writes the summary of the job that ctx holds and passes it on, when no
+ * request follows to write it during: the worker has nothing else to do,
+ * or is leaving.  Does nothing when ctx holds no job.  The worker thread
+ * that owns ctx.
+ */
+void
+job_release(struct job_context *ctx)
+{
+	job_write_held(ctx);
 }

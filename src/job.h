@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "log.h"
 #include "settings.h"
 
 struct api_client;
@@ -72,19 +73,31 @@ struct job {
 	char name[];				/* NUL-terminated byte string */
 };
 
+/*
+ * A worker's own state.  finish is called with each job the worker is
+ * done with, on the worker's thread.  held is a job whose reply came but
+ * whose summary is not written yet: the worker writes it while its next
+ * request waits for a reply, or before it sleeps or leaves
+ * (job_release()).
+ */
 struct job_context {
 	struct api_client *api;
 	struct throttle *throttle;
 	uint64_t rng;
+	void (*finish)(struct job *job, void *arg);
+	void *finish_arg;
+	struct job *held;
+	struct log_fields held_fields;	/* for the held job's log line */
 };
 
 struct job *job_new(const char *name);
 void job_free(struct job *job);
 void job_run(struct job *job, struct job_context *ctx);
+void job_release(struct job_context *ctx);
 void job_note_file(struct job *job, const struct stat *st);
 bool job_is_same_file(const struct job *job, const struct stat *st);
 int job_context_init(struct job_context *ctx, struct throttle *t,
-    uint64_t seed);
+    uint64_t seed, void (*finish)(struct job *, void *), void *finish_arg);
 void job_context_clear(struct job_context *ctx);
 
 #endif

@@ -5,8 +5,11 @@
  * The fixed pool of worker threads.  Each worker owns a job context (its
  * curl handle and random state), pops a job from the jobs ring, runs it,
  * pushes it onto the results ring and writes to an eventfd so the main
- * thread wakes.  The main thread creates, resizes and stops
- * the pool; nobody else calls these functions.
+ * thread wakes.  A job whose reply came is pushed a little later: the
+ * worker writes its summary once the next job's request has gone out, or
+ * before it sleeps (see job.h), so it may have two jobs at a time.  The
+ * main thread creates, resizes and stops the pool; nobody else calls
+ * these functions.
  *
  * Design.  Slot i of the pool runs while i < target.  Resizing changes
  * target under the lock and wakes every sleeping worker: a surplus worker
@@ -149,6 +152,37 @@ pool_give_up(struct pool *p, struct job *job)
 	pool_hand_back(p, job);
 }
 
+/* A job that a worker took is finished: it goes back to the main thread. */
+static void
+pool_finish(struct job *job, void *arg)
+{
+	struct pool *p = arg;
+
+	atomic_fetch_sub(&p->in_flight, 1);
+	pool_hand_back(p, job);
+}
+
+/*
+ * The next job to run, or NULL.  A worker that holds a summary to write
+ * (see job.h) does not sleep on it: with no job waiting, it writes the
+ * summary, which hands its job back, and looks again.
+ */
+static struct job *
+pool_next_job(struct pool *p, struct job_context *ctx, unsigned *wake_seen)
+{
+	void *item;
+
+	if (ctx->held) {
+		if (ring_pop(p->jobs, &item) == 0)
+			return item;
+		job_release(ctx);
+		return NULL;
+	}
+	if (ring_pop_wait(p->jobs, &item, wake_seen, -1) < 0)
+		return NULL;
+	return item;
+}
+
 static void *
 pool_worker_main(void *arg)
 {
@@ -156,10 +190,11 @@ pool_worker_main(void *arg)
 	struct pool *p = slot->pool;
 	struct job_context ctx;
 	unsigned wake_seen = 0;
-	void *item;
+	struct job *job;
 
 	if (job_context_init(&ctx, p->throttle,
-	    (uint64_t)util_now_us() ^ ((uint64_t)slot->index << 32)) < 0) {
+	    (uint64_t)util_now_us() ^ ((uint64_t)slot->index << 32),
+	    pool_finish, p) < 0) {
 		log_msg(LOG_ERR, "Failed to start worker %u: out of memory",
 		    slot->index);
 		(void)pool_should_exit(slot);
@@ -167,18 +202,18 @@ pool_worker_main(void *arg)
 		return NULL;
 	}
 	while (!pool_should_exit(slot)) {
-		if (ring_pop_wait(p->jobs, &item, &wake_seen, -1) < 0)
+		job = pool_next_job(p, &ctx, &wake_seen);
+		if (!job)
 			continue;
 		/* A stop or a shrink may have come while this worker slept. */
 		if (pool_should_exit(slot)) {
-			pool_give_up(p, item);
+			pool_give_up(p, job);
 			break;
 		}
 		atomic_fetch_add(&p->in_flight, 1);
-		job_run(item, &ctx);
-		atomic_fetch_sub(&p->in_flight, 1);
-		pool_hand_back(p, item);
+		job_run(job, &ctx);
 	}
+	job_release(&ctx);
 	job_context_clear(&ctx);
 	pool_worker_exited(slot);
 	return NULL;
