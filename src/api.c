@@ -8,8 +8,8 @@
  * connection cache keeps the TCP and TLS session alive between calls, and
  * a reply buffer bounded by API_REPLY_MAX_BYTES.  Each worker thread owns
  * one client and is the only thread that touches it; json-c objects live
- * within one call, so nothing here is shared.  curl_global_init() is left
- * to start-up, before any thread exists.
+ * within one call, so nothing here is shared.  libcurl's global set-up
+ * is api_init(), called once before any worker exists.
  *
  * The API key goes into the Authorization header and nowhere else: not in
  * a reason, not in a log line (this module logs nothing), and the copies
@@ -687,9 +687,20 @@ api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg)
 }
 
 /*
+ * Sets libcurl up for the process (OpenSSL included).  Call it once, on
+ * the main thread, before any thread that might use libcurl exists.
+ * Returns 0 or -ENOMEM.
+ */
+int
+api_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+/*
  * Creates a client: a curl easy handle and an empty reply buffer.  Returns
  * 0, or -ENOMEM; the caller owns *ret_client and frees it with
- * api_client_free().  Any thread after curl_global_init(); from then on
+ * api_client_free().  Any thread after api_init(); from then on
  * the client belongs to one worker at a time.
  */
 int

@@ -39,6 +39,7 @@ struct api_result {
 
 struct api_client;
 
+int api_init(void);
 int api_client_new(struct api_client **ret_client);
 void api_client_free(struct api_client *c);
 void api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <sysexits.h>
 
-#include <curl/curl.h>
 
 #include "key.h"
 #include "log.h"
@@ -132,10 +131,5 @@ main(int argc, char **argv)
 	}
 	if (settings_load(o.config_path, gistd_log_problem, NULL, &s) < 0)
 		return EX_CONFIG;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_msg(LOG_ERR, "Failed to initialize libcurl");
-		settings_unref(s);
-		return EXIT_FAILURE;
-	}
 	return loop_run(o.config_path, s, o.is_once);
 }

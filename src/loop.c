@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "inbox.h"
 #include "job.h"
 #include "log.h"
@@ -806,7 +807,28 @@ loop_open_parts(struct loop *l)
 		return r;
 	throttle_set_limits(l->throttle, l->settings->requests_per_minute,
 	    l->settings->tokens_per_minute);
-	return pool_resize(l->pool, (unsigned)l->settings->workers);
+	return 0;
+}
+
+/*
+ * Sets libcurl up and starts the workers.  This comes after READY=1: by
+ * then the inbox is watched and its files are queued, so a file dropped
+ * now is not missed, and the service's start does not wait the few ms
+ * that OpenSSL's set-up and the threads take.
+ */
+static int
+loop_start_workers(struct loop *l)
+{
+	char ebuf[128];
+	int r;
+
+	r = api_init();
+	if (r == 0)
+		r = pool_resize(l->pool, (unsigned)l->settings->workers);
+	if (r < 0)
+		log_msg(LOG_ERR, "Failed to start the workers: %s",
+		    util_strerror(r, ebuf, sizeof(ebuf)));
+	return r;
 }
 
 /*
@@ -970,7 +992,7 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		.tick_at_ms = LOOP_ARMED_UNKNOWN,
 		.watched_since_ns = INT64_MAX, .watch_retry_ms = -1,
 	};
-	bool is_joined = true, is_started = false;
+	bool is_joined = true, is_running = false;
 	char ebuf[128];
 	int r;
 
@@ -983,9 +1005,12 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		goto out;
 	}
 	r = loop_start(&l);
-	is_started = r == 0;
-	if (is_started) {
+	if (r == 0) {
 		notify_ready();
+		r = loop_start_workers(&l);
+		is_running = r == 0;
+	}
+	if (is_running) {
 		log_lifecycle(LOG_NOTICE, MSGID_STARTED,
 		    "Started: %s %s with %lld workers, summaries to %s",
 		    is_once ? "draining" : "watching", l.settings->inbox,
@@ -998,7 +1023,7 @@ loop_run(const char *config_path, struct settings *s, bool is_once)
 		loop_drain_results(&l);
 	if (r == 0 && is_once && (l.has_failures || l.has_setup_fault))
 		r = -EIO;
-	if (is_started)
+	if (is_running)
 		log_lifecycle(LOG_NOTICE, MSGID_STOPPED,
 		    "Stopped: %llu files summarized, %llu failed",
 		    (unsigned long long)l.n_done,

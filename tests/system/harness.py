@@ -320,7 +320,7 @@ class Gistd:
 
     count = 0
 
-    def __init__(self, directory, argv, env):
+    def __init__(self, directory, argv, env, preexec=None):
         Gistd.count += 1
         self.stderr_path = os.path.join(directory,
                                         "gistd-%d.stderr" % Gistd.count)
@@ -331,7 +331,7 @@ class Gistd:
                 open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, env=env,
-                                         cwd=directory)
+                                         cwd=directory, preexec_fn=preexec)
         _live_processes.append(self.proc)
         self.pid = self.proc.pid
         self.returncode = None
@@ -582,8 +582,9 @@ class Scenario:
                     env[k] = v
         return env
 
-    def spawn(self, *args, conf=True, notify=True, env=None):
-        """Start gistd [-c CONF] ARGS; a Gistd."""
+    def spawn(self, *args, conf=True, notify=True, env=None, preexec=None):
+        """Start gistd [-c CONF] ARGS; a Gistd.  preexec runs in the child
+        just before the exec (see subprocess.Popen's preexec_fn)."""
         argv = [GISTD_BIN]
         if conf is True:
             if self.conf_path is None:
@@ -592,7 +593,7 @@ class Scenario:
         elif conf:
             argv += ["-c", conf]
         argv += list(args)
-        g = Gistd(self.dir, argv, self.env(notify, env))
+        g = Gistd(self.dir, argv, self.env(notify, env), preexec)
         self.procs.append(g)
         return g
 
