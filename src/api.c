@@ -35,6 +35,7 @@
 
 #include "api.h"
 #include "throttle.h"
+#include "util.h"
 
 /* Room for a Retry-After value; longer ones are ignored as garbage. */
 #define API_HEADER_VALUE_MAX 64
@@ -55,6 +56,15 @@
  */
 #define API_RECEIVE_BUFFER_BYTES 4096L
 
+/*
+ * A request that has not gone out this long after its call began (a
+ * connection being made, or one that does not take the bytes) runs the
+ * api_client_on_sent() function anyway, at curl's next progress call
+ * (about once a second while nothing moves): work that was to fill the
+ * wait for the reply is not held up for as long as a connect may take.
+ */
+#define API_SENT_WAIT_MS 100
+
 /* Only this much of a key is needed to recognise it in a message. */
 #define API_KEY_WINDOW 8
 
@@ -72,6 +82,7 @@ struct api_client {
 	char error[CURL_ERROR_SIZE];
 	void (*on_sent)(void *);	/* see api_client_on_sent() */
 	void *on_sent_arg;
+	int64_t on_sent_by_ms;		/* run it by then, sent or not */
 };
 
 static void
@@ -658,7 +669,8 @@ api_client_run_on_sent(struct api_client *c)
 
 /*
  * curl's progress callback: once the whole body has gone out, or a reply
- * has begun to come back, the wait for the reply has begun.
+ * has begun to come back, the wait for the reply has begun; after
+ * API_SENT_WAIT_MS it is not waited for any more.
  */
 static int
 api_client_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
@@ -667,7 +679,10 @@ api_client_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	struct api_client *c = userdata;
 
 	(void)dltotal;
-	if ((ultotal > 0 && ulnow >= ultotal) || dlnow > 0)
+	if (!c->on_sent)
+		return 0;
+	if ((ultotal > 0 && ulnow >= ultotal) || dlnow > 0 ||
+	    util_now_ms() >= c->on_sent_by_ms)
 		api_client_run_on_sent(c);
 	return 0;
 }
@@ -675,9 +690,9 @@ api_client_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 /*
  * Has the next api_send() through c call fn(arg), once: as soon as its
  * request has gone out, so that the caller's own work can fill the wait
- * for the reply, and at the latest before api_send() returns, if the
- * request never went out.  fn runs on c's thread, inside the call, and
- * must not use c.  The owning thread.
+ * for the reply; about API_SENT_WAIT_MS into the call if it has not gone
+ * out by then; and at the latest before api_send() returns.  fn runs on
+ * c's thread, inside the call, and must not use c.  The owning thread.
  */
 void
 api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg)
@@ -1039,6 +1054,7 @@ api_client_call(struct api_client *c, const struct settings *s,
 		goto out;
 	api_client_forget(c);
 	rc = api_client_configure(c, s, url, headers, body);
+	c->on_sent_by_ms = util_now_ms() + API_SENT_WAIT_MS;
 	if (!rc)
 		rc = curl_easy_perform(c->curl);
 	api_client_finish(c, rc, r);

@@ -868,6 +868,7 @@ test_summarize_reuses_one_connection(void)
 struct sent_probe {
 	int go_fd;
 	int calls;
+	int64_t at_ms;		/* when it ran last */
 };
 
 static void
@@ -876,6 +877,7 @@ sent_probe_run(void *arg)
 	struct sent_probe *p = arg;
 
 	p->calls++;
+	p->at_ms = util_now_ms();
 	if (p->go_fd >= 0)
 		(void)!write(p->go_fd, "g", 1);
 }
@@ -946,6 +948,52 @@ test_on_sent_runs_when_nothing_is_sent(void)
 	TAP_CHECK(api_summarize(c, &s, "text", 4, &r) == 0);
 	TAP_CHECK(r.class == API_SETUP_FAULT);
 	TAP_CHECK(probe.calls == 2);
+	api_client_free(c);
+}
+
+/*
+ * A connection that does not complete (the server's backlog is full, so
+ * its SYNs go unanswered) does not hold the function up until the
+ * connect gives up.
+ */
+static void
+test_on_sent_does_not_wait_for_a_connect(void)
+{
+	struct api_client *c = new_client();
+	struct sent_probe probe = { .go_fd = -1 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct api_result r;
+	struct settings s;
+	int64_t start_ms, took_ms;
+	int port, fd, filler;
+	char url[64];
+
+	fd = srv_socket(&port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen(fd, 0) < 0 || filler < 0 ||
+	    connect(filler, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		printf("Bail out! cannot fill a backlog: %s\n",
+		    strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	settings_fill(&s);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
+	s.base_url = url;
+	s.connect_timeout_ms = 4000;
+	api_client_on_sent(c, sent_probe_run, &probe);
+	start_ms = util_now_ms();
+	TAP_CHECK(api_summarize(c, &s, "text", 4, &r) == 0);
+	took_ms = util_now_ms() - start_ms;
+	TAP_CHECK(r.class == API_TRANSIENT);
+	TAP_CHECK(took_ms >= 3500);
+	TAP_CHECK(probe.calls == 1);
+	printf("# ran %lld ms into a call of %lld ms\n",
+	    (long long)(probe.at_ms - start_ms), (long long)took_ms);
+	TAP_CHECK(probe.at_ms - start_ms < 2500);
+	(void)close(filler);
+	(void)close(fd);
 	api_client_free(c);
 }
 
@@ -1215,6 +1263,7 @@ main(void)
 	TAP_RUN(test_summarize_reuses_one_connection);
 	TAP_RUN(test_on_sent_runs_while_the_reply_is_awaited);
 	TAP_RUN(test_on_sent_runs_when_nothing_is_sent);
+	TAP_RUN(test_on_sent_does_not_wait_for_a_connect);
 	TAP_RUN(test_summarize_honours_retry_after);
 	TAP_RUN(test_summarize_keeps_the_key_out_of_the_reason);
 	TAP_RUN(test_summarize_without_key_fails_without_network);
