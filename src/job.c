@@ -547,8 +547,6 @@ job_take_summary(struct job *job, struct job_context *ctx,
 	job_write_held(ctx);
 	ctx->held = job;
 	ctx->held_fields = a->fields;
-	ctx->held_fields.tokens_in = a->result.tokens_in;
-	ctx->held_fields.tokens_out = a->result.tokens_out;
 }
 
 static void
