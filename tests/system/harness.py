@@ -103,6 +103,28 @@ def wait_for(predicate, timeout=10.0, interval=0.01):
         time.sleep(interval)
 
 
+def replay_bucket(times, capacity, per_second, cost=1.0, level=None):
+    """Replays requests that arrived at times (sorted) through a token
+    bucket that holds capacity, refills per_second and starts at level
+    (default full) at times[0]; each request takes cost.
+
+    Returns (lowest, waited): the lowest level left after a request, which
+    is below 0 if the requests overdrew the bucket, and how many requests
+    found it short of their cost, so that they had to wait for a refill.
+    This holds whatever the speed of the machine, unlike gaps between
+    requests: a slow gistd spends its allowance slowly and the bucket
+    refills meanwhile.
+    """
+    level = capacity if level is None else level
+    lowest, waited = level, 0
+    for prev, t in zip(times[:1] + times, times):
+        if level < cost:
+            waited += 1
+        level = min(capacity, level + per_second * (t - prev)) - cost
+        lowest = min(lowest, level)
+    return lowest, waited
+
+
 def b(name):
     """A file name as bytes (str names are encoded as the OS does)."""
     return name if isinstance(name, bytes) else os.fsencode(name)
@@ -544,7 +566,8 @@ class Scenario:
                 "model": "fake-model",
                 "max_tokens": 50,
                 "timeout": 10.0 * SCALE,
-                "connect_timeout": 2.0,
+                # A TLS handshake under valgrind can take over a second.
+                "connect_timeout": 2.0 * SCALE,
             },
             "retry": {
                 "initial_delay": 0.05,
