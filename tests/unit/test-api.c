@@ -192,6 +192,74 @@ test_request_without_prompt_sends_the_text_alone(void)
 	free(json);
 }
 
+/* The exact body: compact JSON, with no white space to send along with
+ * every request, and its keys in a fixed order. */
+static void
+test_request_is_compact_json_in_a_fixed_order(void)
+{
+	static const char want[] =
+	    "{\"model\":\"m\\\"1\",\"max_tokens\":7,\"messages\":["
+	    "{\"role\":\"system\",\"content\":\"Be \\\\ brief\"},"
+	    "{\"role\":\"user\",\"content\":\"P\\n\\nT\"}]}";
+	struct settings s;
+	char *json;
+
+	settings_fill(&s);
+	s.model = (char *)"m\"1";
+	s.max_tokens = 7;
+	s.system_prompt = (char *)"Be \\ brief";
+	s.prompt = (char *)"P";
+	json = api_build_request(&s, "T", 1);
+	TAP_CHECK(json && strcmp(json, want) == 0);
+	free(json);
+}
+
+/* Every control character is escaped, with \u00XX where JSON has no
+ * letter for it; DEL and bytes over 0x7f go as they are. */
+static void
+test_request_escapes_every_control_character(void)
+{
+	char text[34], want[512], *json, *content;
+	struct settings s;
+	json_object *root;
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		text[i] = (char)(i + 1 < 32 ? i + 1 : 0x7f);
+	text[32] = '\xc3';
+	text[33] = '\xa9';
+	settings_fill(&s);
+	s.prompt = (char *)"";
+	json = api_build_request(&s, text, sizeof(text));
+	root = parse_request(json);
+	content = strstr(json, "\"content\":\"");
+	TAP_CHECK(content != NULL);
+	(void)snprintf(want, sizeof(want), "%s",
+	    "\"content\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006"
+	    "\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011"
+	    "\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019"
+	    "\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\x7f\xc3\xa9\"}]}");
+	TAP_CHECK(content && strcmp(content, want) == 0);
+	TAP_CHECK(memcmp(message_field(root, 0, "content"), text,
+	    sizeof(text)) == 0);
+	json_object_put(root);
+	free(json);
+}
+
+/* A NUL inside the text is sent as \u0000, not cut off at. */
+static void
+test_request_keeps_a_nul_in_the_text(void)
+{
+	struct settings s;
+	char *json;
+
+	settings_fill(&s);
+	s.prompt = (char *)"";
+	json = api_build_request(&s, "a\0b", 3);
+	TAP_CHECK(json && strstr(json, "\"content\":\"a\\u0000b\"") != NULL);
+	free(json);
+}
+
 static void
 test_estimate_counts_a_token_per_three_bytes_plus_max_tokens(void)
 {
@@ -1247,6 +1315,9 @@ main(void)
 	TAP_RUN(test_request_puts_the_system_prompt_first);
 	TAP_RUN(test_request_escapes_quotes_newlines_and_non_ascii);
 	TAP_RUN(test_request_without_prompt_sends_the_text_alone);
+	TAP_RUN(test_request_is_compact_json_in_a_fixed_order);
+	TAP_RUN(test_request_escapes_every_control_character);
+	TAP_RUN(test_request_keeps_a_nul_in_the_text);
 	TAP_RUN(test_estimate_counts_a_token_per_three_bytes_plus_max_tokens);
 	TAP_RUN(test_reply_ok_gives_trimmed_summary_and_usage);
 	TAP_RUN(test_reply_without_usage_counts_no_tokens);
