@@ -93,6 +93,21 @@ text_is_blank(const char *buf, size_t len)
 }
 
 /*
+ * How many bytes from p on, up to limit, are ASCII other than NUL: each
+ * of them is a whole character.  Most text is mostly such runs, and this
+ * loop takes them without the work of decoding a sequence per byte.
+ */
+static size_t
+text_ascii_run(const unsigned char *p, size_t limit)
+{
+	size_t i = 0;
+
+	while (i < limit && (unsigned char)(p[i] - 1) < 0x7f)
+		i++;
+	return i;
+}
+
+/*
  * Checks the first max_chars characters of buf and stores in *ret_len how
  * many bytes they take.  is_truncated says that buf is only the start of a
  * longer input, so a sequence cut by the end of buf is not an error.
@@ -107,6 +122,12 @@ text_cut(const char *buf, size_t len, size_t max_chars, bool is_truncated,
 	size_t off = 0, chars = 0, n;
 
 	while (off < len && chars < max_chars) {
+		n = text_ascii_run(p + off, len - off < max_chars - chars ?
+		    len - off : max_chars - chars);
+		off += n;
+		chars += n;
+		if (off == len || chars == max_chars)
+			break;
 		if (p[off] == '\0')
 			return TEXT_BINARY;
 		n = text_utf8_sequence(p + off, len - off);
