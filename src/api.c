@@ -116,10 +116,12 @@ api_result_set(struct api_result *r, enum api_class class, const char *fmt,
 	if (n < 0)
 		r->reason[0] = '\0';
 	if (n >= 0 && (size_t)n >= size) {
-		size_t cut = size - 4;
+		size_t cut = size - 4, lowest = cut - 3;
 
-		/* Back to the first byte of the character cut apart, if any. */
-		while (cut > 0 && ((unsigned char)r->reason[cut] >> 6) == 2)
+		/* Back to the first byte of the character cut apart, if any:
+		 * at most three bytes, as bytes that are no UTF-8 may all
+		 * look like the middle of a character. */
+		while (cut > lowest && ((unsigned char)r->reason[cut] >> 6) == 2)
 			cut--;
 		memcpy(r->reason + cut, "...", 4);
 	}

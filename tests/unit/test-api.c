@@ -524,6 +524,25 @@ test_long_error_message_is_cut_on_a_character(void)
 	}
 }
 
+/* A message that is not UTF-8 at all is cut where the limit falls: the
+ * step back to a character's first byte is at most three bytes, and
+ * never eats into "HTTP 400: ". */
+static void
+test_long_error_message_of_stray_bytes_keeps_its_head(void)
+{
+	char body[4096];
+	struct api_result r;
+	size_t n;
+
+	n = (size_t)snprintf(body, sizeof(body), "{\"error\":{\"message\":\"");
+	memset(body + n, 0xac, 600);
+	(void)snprintf(body + n + 600, sizeof(body) - n - 600, "\"}}");
+	parse(400, body, &r);
+	TAP_CHECK(strncmp(r.reason, "HTTP 400: \xac", 11) == 0);
+	TAP_CHECK(strlen(r.reason) > sizeof(r.reason) - 8);
+	TAP_CHECK(strcmp(r.reason + strlen(r.reason) - 3, "...") == 0);
+}
+
 /* The HTTP server run by the end-to-end tests. */
 
 enum srv_mode {
@@ -1329,6 +1348,7 @@ main(void)
 	TAP_RUN(test_429_insufficient_quota_is_the_setups_fault);
 	TAP_RUN(test_error_message_goes_into_the_reason_on_one_line);
 	TAP_RUN(test_long_error_message_is_cut_on_a_character);
+	TAP_RUN(test_long_error_message_of_stray_bytes_keeps_its_head);
 	TAP_RUN(test_summarize_posts_with_the_key_and_reads_the_summary);
 	TAP_RUN(test_summarize_sends_a_large_body_at_once);
 	TAP_RUN(test_summarize_reuses_one_connection);
