@@ -4,12 +4,14 @@
  *
  * One chat-completions call to an OpenAI-compatible API and the class of
  * its outcome, as SPEC.md defines them: transient, the file's fault, or
- * the setup's fault.  A struct api_client owns a curl easy handle, whose
- * connection cache keeps the TCP and TLS session alive between calls, and
- * a reply buffer bounded by API_REPLY_MAX_BYTES.  Each worker thread owns
- * one client and is the only thread that touches it; json-c objects live
- * within one call, so nothing here is shared.  libcurl's global set-up
- * is api_init(), called once before any worker exists.
+ * the setup's fault.  A struct api_client owns a curl easy handle and a
+ * reply buffer bounded by API_REPLY_MAX_BYTES.  api_client_begin() sets a
+ * request up, a multi handle runs it (xfer.c; the connections and their
+ * TLS sessions live in the multi handle's cache and outlast the request),
+ * and api_client_end() classifies what came back.  One thread at a time
+ * holds a client; json-c objects live within one call, so nothing here is
+ * shared.  libcurl's global set-up is api_init(), called once before any
+ * other thread exists.
  *
  * The API key goes into the Authorization header and nowhere else: not in
  * a reason, not in a log line (this module logs nothing), and the copies
@@ -50,20 +52,11 @@
 #define API_TOKENS_MAX ((int64_t)1000 * 1000 * 1000 * 1000)
 
 /*
- * curl's receive buffer.  Its default of 16 KB is kept by every worker
+ * curl's receive buffer.  Its default of 16 KB is kept by every client
  * for as long as it lives; a chat completion is a few hundred bytes, and
  * a larger reply only takes a few more reads.
  */
 #define API_RECEIVE_BUFFER_BYTES 4096L
-
-/*
- * A request that has not gone out this long after its call began (a
- * connection being made, or one that does not take the bytes) runs the
- * api_client_on_sent() function anyway, at curl's next progress call
- * (about once a second while nothing moves): work that was to fill the
- * wait for the reply is not held up for as long as a connect may take.
- */
-#define API_SENT_WAIT_MS 100
 
 /* Only this much of a key is needed to recognise it in a message. */
 #define API_KEY_WINDOW 8
@@ -80,10 +73,11 @@ struct api_client {
 	char retry_after[API_HEADER_VALUE_MAX];
 	char retry_after_ms[API_HEADER_VALUE_MAX];
 	char error[CURL_ERROR_SIZE];
-	void (*on_sent)(void *);	/* see api_client_on_sent() */
-	void *on_sent_arg;
-	int64_t on_sent_by_ms;		/* run it by then, sent or not */
+	struct curl_slist *headers;	/* of the request in hand, or NULL */
+	char *url;			/* of the request in hand, or NULL */
 };
+
+static void api_client_forget(struct api_client *c);
 
 static void
 api_result_init(struct api_result *r)
@@ -658,51 +652,6 @@ api_client_on_header(char *line, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-/* Calls the function set by api_client_on_sent(), if it has not run. */
-static void
-api_client_run_on_sent(struct api_client *c)
-{
-	void (*fn)(void *) = c->on_sent;
-
-	c->on_sent = NULL;
-	if (fn)
-		fn(c->on_sent_arg);
-}
-
-/*
- * curl's progress callback: once the whole body has gone out, or a reply
- * has begun to come back, the wait for the reply has begun; after
- * API_SENT_WAIT_MS it is not waited for any more.
- */
-static int
-api_client_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct api_client *c = userdata;
-
-	(void)dltotal;
-	if (!c->on_sent)
-		return 0;
-	if ((ultotal > 0 && ulnow >= ultotal) || dlnow > 0 ||
-	    util_now_ms() >= c->on_sent_by_ms)
-		api_client_run_on_sent(c);
-	return 0;
-}
-
-/*
- * Has the next api_send() through c call fn(arg), once: as soon as its
- * request has gone out, so that the caller's own work can fill the wait
- * for the reply; about API_SENT_WAIT_MS into the call if it has not gone
- * out by then; and at the latest before api_send() returns.  fn runs on
- * c's thread, inside the call, and must not use c.  The owning thread.
- */
-void
-api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg)
-{
-	c->on_sent = fn;
-	c->on_sent_arg = arg;
-}
-
 /*
  * Sets libcurl up for the process (OpenSSL included).  Call it once, on
  * the main thread, before any thread that might use libcurl exists.
@@ -718,7 +667,7 @@ api_init(void)
  * Creates a client: a curl easy handle and an empty reply buffer.  Returns
  * 0, or -ENOMEM; the caller owns *ret_client and frees it with
  * api_client_free().  Any thread after api_init(); from then on
- * the client belongs to one worker at a time.
+ * the client belongs to one thread at a time.
  */
 int
 api_client_new(struct api_client **ret_client)
@@ -742,6 +691,7 @@ api_client_free(struct api_client *c)
 {
 	if (!c)
 		return;
+	api_client_forget(c);
 	curl_easy_cleanup(c->curl);
 	free(c->reply);
 	free(c);
@@ -802,14 +752,6 @@ api_client_set_callbacks(struct api_client *c)
 		    api_client_on_header);
 	if (!rc)
 		rc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
-	if (!rc && c->on_sent) {
-		rc = curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
-		    api_client_on_progress);
-		if (!rc)
-			rc = curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
-		if (!rc)
-			rc = curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-	}
 	return rc;
 }
 
@@ -1003,9 +945,9 @@ api_reason_redact(struct api_result *r, const char *key)
 	memcpy(r->reason, out, o + 1);
 }
 
-/* Classifies what curl_easy_perform() left behind into *r. */
+/* Classifies what the transfer left behind into *r. */
 static void
-api_client_finish(struct api_client *c, CURLcode rc, struct api_result *r)
+api_client_classify(struct api_client *c, CURLcode rc, struct api_result *r)
 {
 	long status = 0;
 
@@ -1026,10 +968,20 @@ api_client_finish(struct api_client *c, CURLcode rc, struct api_result *r)
 		    c->retry_after_ms, time(NULL));
 }
 
-/* Forgets what the last call received; frees a buffer it made large. */
+/*
+ * Forgets the request in hand and what it received: the handle lets go
+ * of the header list and body, which are freed or the caller's, and a
+ * reply buffer that grew large is freed.
+ */
 static void
 api_client_forget(struct api_client *c)
 {
+	(void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	(void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	api_headers_free(c->headers);
+	c->headers = NULL;
+	free(c->url);
+	c->url = NULL;
 	if (c->reply_size > API_REPLY_KEEP_BYTES) {
 		free(c->reply);
 		c->reply = NULL;
@@ -1042,34 +994,70 @@ api_client_forget(struct api_client *c)
 	c->error[0] = '\0';
 }
 
-/* Makes the request and classifies its outcome into *r. */
-static int
-api_client_call(struct api_client *c, const struct settings *s,
-    const char *body, struct api_result *r)
+/*
+ * Makes c ready to send body, a request made by api_build_request(), to
+ * the provider that s names.  Returns 0 when c's handle is set up for the
+ * transfer (api_client_handle()), after which api_client_end() must be
+ * called; 1 when nothing is to be sent because the outcome is known
+ * already (a missing or unusable key: API_SETUP_FAULT) and is in
+ * *ret_result; or -ENOMEM, with *ret_result untouched.  body and s must
+ * outlive the transfer.  Whoever holds c.
+ */
+int
+api_client_begin(struct api_client *c, const struct settings *s,
+    const char *body, struct api_result *ret_result)
 {
-	struct curl_slist *headers = api_build_headers(s->api_key);
-	char *url = api_build_url(s->base_url);
-	CURLcode rc;
-	int ret = -ENOMEM;
+	if (!s->api_key || api_key_is_unusable(s->api_key)) {
+		api_result_init(ret_result);
+		api_result_set(ret_result, API_SETUP_FAULT, "%s", !s->api_key ?
+		    API_REASON_NO_KEY :
+		    "the API key is empty or holds a control character");
+		return 1;
+	}
+	c->headers = api_build_headers(s->api_key);
+	c->url = api_build_url(s->base_url);
+	if (!c->headers || !c->url ||
+	    api_client_configure(c, s, c->url, c->headers, body) != CURLE_OK) {
+		api_client_forget(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
 
-	if (!headers || !url)
-		goto out;
+/*
+ * Forgets the request that api_client_begin() set up, when it is not to
+ * be sent after all.  Whoever holds c.
+ */
+void
+api_client_cancel(struct api_client *c)
+{
 	api_client_forget(c);
-	rc = api_client_configure(c, s, url, headers, body);
-	c->on_sent_by_ms = util_now_ms() + API_SENT_WAIT_MS;
-	if (!rc)
-		rc = curl_easy_perform(c->curl);
-	api_client_finish(c, rc, r);
-	ret = 0;
+}
 
-out:
-	/* The handle must not keep pointers to what is freed here. */
-	(void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-	(void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-	api_headers_free(headers);
-	free(url);
+/*
+ * The curl easy handle that api_client_begin() set up, for a multi
+ * handle to run.  Whoever holds c.
+ */
+void *
+api_client_handle(struct api_client *c)
+{
+	return c->curl;
+}
+
+/*
+ * Classifies the outcome of the transfer that api_client_begin() set up,
+ * which ended with curl_code (a CURLcode), into *ret_result, which must
+ * hold no summary; the summary becomes the caller's (api_result_clear()).
+ * The handle must no longer be in a multi handle.  Whoever holds c.
+ */
+void
+api_client_end(struct api_client *c, const struct settings *s,
+    int curl_code, struct api_result *ret_result)
+{
+	api_result_init(ret_result);
+	api_client_classify(c, (CURLcode)curl_code, ret_result);
+	api_reason_redact(ret_result, s->api_key);
 	api_client_forget(c);
-	return ret;
 }
 
 /*
@@ -1079,36 +1067,21 @@ out:
  * without any network traffic.  Returns 0 whenever *ret_result was
  * written, whatever its class; -ENOMEM when the request could not even be
  * made, leaving *ret_result untouched.  The summary belongs to the caller
- * (api_result_clear()).  Only c's owning thread; blocks for up to
- * s->timeout_ms, which counts the time a function that
- * api_client_on_sent() set takes too.
- *
- * XXX A call in flight cannot be interrupted: it ends with its reply or
- * after s->timeout_ms.  A shutdown that may not wait that long has to
- * leave the worker blocked in here and exit around it.
+ * (api_result_clear()).  Blocks for up to s->timeout_ms; the daemon's
+ * transfers go through a multi handle instead (xfer.c), and this serves
+ * the tests and tools that want one call.
  */
 int
 api_send(struct api_client *c, const struct settings *s, const char *body,
     struct api_result *ret_result)
 {
-	struct api_result r;
-	int ret = 0;
+	int r;
 
-	api_result_init(&r);
-	if (!s->api_key) {
-		api_result_set(&r, API_SETUP_FAULT, API_REASON_NO_KEY);
-	} else if (api_key_is_unusable(s->api_key)) {
-		api_result_set(&r, API_SETUP_FAULT,
-		    "the API key is empty or holds a control character");
-	} else {
-		ret = api_client_call(c, s, body, &r);
-		if (ret == 0)
-			api_reason_redact(&r, s->api_key);
-	}
-	api_client_run_on_sent(c);
-	if (ret == 0)
-		*ret_result = r;
-	return ret;
+	r = api_client_begin(c, s, body, ret_result);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	api_client_end(c, s, curl_easy_perform(c->curl), ret_result);
+	return 0;
 }
 
 /*

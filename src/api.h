@@ -5,9 +5,10 @@
 
 /*
  * One chat-completions call to an OpenAI-compatible API, and the class of
- * its failure.  Each worker owns one struct api_client (its curl handle and
- * reply buffer) and is the only thread that touches it.  The request and
- * reply helpers are pure and exported for the tests.
+ * its failure.  A struct api_client is one request slot: a curl easy
+ * handle and its reply buffer.  One thread at a time holds it; handing it
+ * on (through a lock or a queue) hands it all.  The request and reply
+ * helpers are pure and exported for the tests.
  */
 
 #include <stddef.h>
@@ -42,7 +43,12 @@ struct api_client;
 int api_init(void);
 int api_client_new(struct api_client **ret_client);
 void api_client_free(struct api_client *c);
-void api_client_on_sent(struct api_client *c, void (*fn)(void *), void *arg);
+int api_client_begin(struct api_client *c, const struct settings *s,
+    const char *body, struct api_result *ret_result);
+void api_client_cancel(struct api_client *c);
+void *api_client_handle(struct api_client *c);
+void api_client_end(struct api_client *c, const struct settings *s,
+    int curl_code, struct api_result *ret_result);
 int api_send(struct api_client *c, const struct settings *s, const char *body,
     struct api_result *ret_result);
 int api_summarize(struct api_client *c, const struct settings *s,

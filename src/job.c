@@ -2,19 +2,20 @@
 /*
  * Copyright (c) 2026 The gistd authors
  *
- * One input file's journey, run by a worker thread: open the file without
- * following links or blocking on FIFOs, skip it when its summary is
- * current, read at most what will be sent, check that it is text, ask the
- * provider, then publish the summary or record why the file failed.  A
- * summary is published while the worker's next request waits for its
- * reply, when there is a next request, so that the flushes to disk delay
- * no request (job_take_summary()).  The job ends with an outcome that the
- * main thread acts on (done, retry at a time, held by a pause).  This
- * module decides each file's fate, so it logs it: one info line per file
- * done, a warning per retry, an error per failure.  Pool-wide
- * consequences (a 429 hold, a pause) go through the shared throttle at
- * once, so that other workers stop sending before the main thread hears
- * of it.
+ * One input file's journey through the pool.  First step, on a file
+ * thread (job_prepare()): open the file without following links or
+ * blocking on FIFOs, skip it when its summary is current, read at most
+ * what will be sent, check that it is text and make the request.  The
+ * transfer thread sends it (xfer.c) while file threads go on with other
+ * files.  Second step, on a file thread again (job_complete()): publish
+ * the summary or record why the file failed.  The input stays open from
+ * one step to the other, so that a change made meanwhile is seen.  The
+ * job ends with an outcome that the main thread acts on (done, retry at a
+ * time, held by a pause).  This module decides each file's fate, so it
+ * logs it: one info line per file done, a warning per retry, an error per
+ * failure.  Pool-wide consequences (a 429 hold, a pause) go through the
+ * shared throttle at once, so that no request goes out after them before
+ * the main thread hears of it.
  */
 
 #include <errno.h>
@@ -38,6 +39,7 @@
 #include "text.h"
 #include "throttle.h"
 #include "util.h"
+#include "xfer.h"
 
 /* Bytes that max_input_chars characters take at most in UTF-8. */
 #define JOB_BYTES_PER_CHAR 4
@@ -73,11 +75,18 @@ struct job_attempt {
 	size_t text_len;
 };
 
-static void job_write_held(void *arg);
+/* One attempt, from the first step to the second. */
+struct job_exchange {
+	struct job_attempt a;
+	struct xfer_request req;	/* req.result moves to a.result */
+	int fd;				/* the input, open throughout */
+	struct stat st;			/* the input when it was read */
+	char *body;			/* the request, until it is over */
+};
 
 /*
  * Allocates a job for the byte string name.  Returns NULL on ENOMEM.  The
- * main thread owns it until it pushes it to a worker.
+ * main thread owns it until it pushes it to the pool.
  */
 struct job *
 job_new(const char *name)
@@ -105,31 +114,15 @@ job_free(struct job *job)
 }
 
 /*
- * Prepares the per-worker state: an API client, a share of the throttle
- * and a random seed for jitter.  Returns 0 or a negative errno.  Each
- * worker thread owns its context.
+ * Prepares a file thread's state: the shared throttle and a random seed
+ * for jitter.  The thread owns its context.
  */
-int
-job_context_init(struct job_context *ctx, struct throttle *t, uint64_t seed,
-    void (*finish)(struct job *, void *), void *finish_arg)
+void
+job_context_init(struct job_context *ctx, struct throttle *t, uint64_t seed)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->throttle = t;
 	ctx->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
-	ctx->finish = finish;
-	ctx->finish_arg = finish_arg;
-	return api_client_new(&ctx->api);
-}
-
-/*
- * Frees what job_context_init() and job_run() allocated.  A job still
- * held must have been taken back with job_release() first.
- */
-void
-job_context_clear(struct job_context *ctx)
-{
-	api_client_free(ctx->api);
-	memset(ctx, 0, sizeof(*ctx));
 }
 
 static void
@@ -214,7 +207,7 @@ job_open(struct job *job, const char *path, struct stat *st)
  * caller frees (*ret_buf).  Returns the count, or a negative errno.
  * *ret_is_truncated says whether the file may hold more.  A short read of
  * a regular file is its end, so a file smaller than the limit costs one
- * read.  The buffer lives only until the request is made: a worker does
+ * read.  The buffer lives only until the request is made: a job does
  * not keep a text's worth of memory while it waits for the reply.
  */
 static ssize_t
@@ -303,55 +296,6 @@ job_ask_extractive(struct job_attempt *a)
 	if (r < 0)
 		(void)snprintf(res->reason, sizeof(res->reason),
 		    "extractive summary failed");
-}
-
-/*
- * Asks the configured provider.  Returns 0 when a request was made (its
- * result in a->result), -EAGAIN when the pool is paused and -ECANCELED when
- * gistd is stopping, in which case nothing was sent.
- */
-static int
-job_ask(struct job *job, struct job_context *ctx, struct job_attempt *a)
-{
-	const struct settings *s = job->settings;
-	int64_t estimate, start_ms;
-	char *body;
-	int r;
-
-	if (s->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
-		start_ms = util_now_ms();
-		job_ask_extractive(a);
-		a->fields.latency_ms = util_now_ms() - start_ms;
-		return 0;
-	}
-	estimate = api_estimate_tokens(s, a->text_len);
-	r = throttle_try(ctx->throttle, estimate);
-	if (r == -EWOULDBLOCK) {
-		/* A held summary is not kept waiting for the throttle too. */
-		job_write_held(ctx);
-		r = throttle_wait(ctx->throttle, estimate);
-	}
-	if (r < 0)
-		return r;
-	/* The text is copied into the request: let it go before the wait
-	 * for the reply, which is most of a worker's life. */
-	body = api_build_request(s, a->text, a->text_len);
-	free(a->text);
-	a->text = NULL;
-	start_ms = util_now_ms();
-	if (body && ctx->held)
-		api_client_on_sent(ctx->api, job_write_held, ctx);
-	r = body ? api_send(ctx->api, s, body, &a->result) : -ENOMEM;
-	a->fields.latency_ms = util_now_ms() - start_ms;
-	free(body);
-	if (r < 0) {
-		a->result.class = API_TRANSIENT;
-		(void)snprintf(a->result.reason, sizeof(a->result.reason),
-		    "cannot make a request");
-	}
-	throttle_settle(ctx->throttle, estimate,
-	    a->result.tokens_in + a->result.tokens_out);
-	return 0;
 }
 
 /* Records the file's own fault: to failed_dir, or held in the inbox. */
@@ -506,49 +450,6 @@ job_publish(struct job *job, struct job_context *ctx, struct job_attempt *a)
 	    (long long)a->result.tokens_in, (long long)a->result.tokens_out);
 }
 
-/*
- * Writes the summary of the job that ctx holds, if any, which finishes
- * that job, and passes it to ctx->finish.  Also called by the API client,
- * as soon as the next request has gone out (api_client_on_sent()).
- */
-static void
-job_write_held(void *arg)
-{
-	struct job_context *ctx = arg;
-	struct job *job = ctx->held;
-	struct job_attempt a = { .fields = ctx->held_fields };
-
-	if (!job)
-		return;
-	ctx->held = NULL;
-	a.result.tokens_in = a.fields.tokens_in;
-	a.result.tokens_out = a.fields.tokens_out;
-	job_publish(job, ctx, &a);
-	ctx->finish(job, ctx->finish_arg);
-}
-
-/*
- * A reply came: its summary is written at once when nothing follows that
- * the write could overlap, else held in ctx and written while the
- * worker's next request waits for its reply (job_write_held()), so that
- * the flushes to disk cost the files no time.
- */
-static void
-job_take_summary(struct job *job, struct job_context *ctx,
-    struct job_attempt *a)
-{
-	free(job->summary);
-	job->summary = a->result.summary;
-	a->result.summary = NULL;
-	if (job->settings->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
-		job_publish(job, ctx, a);
-		return;
-	}
-	job_write_held(ctx);
-	ctx->held = job;
-	ctx->held_fields = a->fields;
-}
-
 static void
 job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 {
@@ -562,7 +463,10 @@ job_settle(struct job *job, struct job_context *ctx, struct job_attempt *a)
 		job_set_reason(job, "%s", res->reason);
 	switch (res->class) {
 	case API_OK:
-		job_take_summary(job, ctx, a);
+		free(job->summary);
+		job->summary = res->summary;
+		res->summary = NULL;
+		job_publish(job, ctx, a);
 		break;
 	case API_TRANSIENT:
 		job_retry(job, ctx, a, res->retry_after_ms);
@@ -659,24 +563,16 @@ job_check_kept_summary(struct job *job, const struct stat *st)
 }
 
 /*
- * Sends the text and acts on the reply.  The input stays open through the
- * request so that a change made meanwhile is seen: then the reply, which
- * came from the old text, is dropped and the file is done again.
+ * Acts on the outcome of a request made from the input open as fd.  A
+ * change made meanwhile means the reply came from an older text: it is
+ * dropped and the file is done again.
  */
 static void
-job_summarize(struct job *job, struct job_context *ctx, int fd,
+job_conclude(struct job *job, struct job_context *ctx, int fd,
     const struct stat *st, struct job_attempt *a)
 {
 	char esc[LOG_NAME_MAX];
 
-	if (job_ask(job, ctx, a) < 0) {
-		/* Nothing was sent: not an attempt. */
-		job->outcome = JOB_PAUSED;
-		job->retry_at_ms = util_now_ms();
-		(void)throttle_is_paused(ctx->throttle, job->retry_at_ms,
-		    &job->retry_at_ms);
-		return;
-	}
 	job->attempt++;
 	if (a->result.class == API_OK && job_has_changed(fd, st)) {
 		/* Someone is writing: wait, as for a scanned file, until the
@@ -701,91 +597,188 @@ job_retry_for_memory(struct job *job)
 	job_set_reason(job, "out of memory");
 }
 
-/* Writes a reply kept from the last attempt, or makes a new one. */
+/* Ends an attempt: closes the input, frees what the request needed. */
 static void
-job_work(struct job *job, struct job_context *ctx, int fd,
-    const struct stat *st, struct job_attempt *a)
+job_exchange_free(struct job *job)
 {
+	struct job_exchange *x = job->exchange;
+
+	if (!x)
+		return;
+	if (x->fd >= 0)
+		(void)close(x->fd);
+	free(x->a.text);
+	free(x->body);
+	api_result_clear(&x->a.result);
+	api_result_clear(&x->req.result);
+	free(x);
+	job->exchange = NULL;
+}
+
+/* The request could not be made: a transient fault, and an attempt. */
+static void
+job_cannot_ask(struct job_attempt *a)
+{
+	a->result.class = API_TRANSIENT;
+	a->result.retry_after_ms = -1;
+	(void)snprintf(a->result.reason, sizeof(a->result.reason),
+	    "cannot make a request");
+}
+
+/*
+ * Makes the request for the text in x, or an outcome without one: the
+ * built-in provider's summary, or a fault known without asking (no key).
+ */
+static enum job_step
+job_ask(struct job *job, struct job_context *ctx, struct api_client *client)
+{
+	const struct settings *s = job->settings;
+	struct job_exchange *x = job->exchange;
+	struct job_attempt *a = &x->a;
+	int64_t start_ms;
+	int r;
+
+	if (s->provider == SETTINGS_PROVIDER_EXTRACTIVE) {
+		start_ms = util_now_ms();
+		job_ask_extractive(a);
+		a->fields.latency_ms = util_now_ms() - start_ms;
+		job_conclude(job, ctx, x->fd, &x->st, a);
+		return JOB_STEP_OVER;
+	}
+	/* The text is copied into the request: let it go before the wait
+	 * for the reply, which is most of a job's life. */
+	x->body = api_build_request(s, a->text, a->text_len);
+	x->req.estimate = api_estimate_tokens(s, a->text_len);
+	free(a->text);
+	a->text = NULL;
+	r = x->body ? api_client_begin(client, s, x->body, &a->result) :
+	    -ENOMEM;
+	if (r == 0) {
+		x->req.client = client;
+		x->req.settings = s;
+		x->req.owner = job;
+		return JOB_STEP_SEND;
+	}
+	if (r < 0)
+		job_cannot_ask(a);
+	job_conclude(job, ctx, x->fd, &x->st, a);
+	return JOB_STEP_OVER;
+}
+
+/* Writes a reply kept from the last attempt, or gets to the request. */
+static enum job_step
+job_work(struct job *job, struct job_context *ctx, struct api_client *client)
+{
+	struct job_exchange *x = job->exchange;
 	int r;
 
 	if (job->summary) {
-		job_publish(job, ctx, a);
-		return;
+		job_publish(job, ctx, &x->a);
+		return JOB_STEP_OVER;
 	}
-	r = job_load_text(job, fd, st, a);
+	r = job_load_text(job, x->fd, &x->st, &x->a);
 	if (r == -ENOMEM) {
 		job_retry_for_memory(job);
-	} else if (r < 0) {
-		job_fail(job, a);
-	} else {
-		job_summarize(job, ctx, fd, st, a);
+		return JOB_STEP_OVER;
 	}
+	if (r < 0) {
+		job_fail(job, &x->a);
+		return JOB_STEP_OVER;
+	}
+	return job_ask(job, ctx, client);
 }
 
-/* One attempt at job; see job_run(). */
-static void
-job_attempt(struct job *job, struct job_context *ctx)
+/* Opens the input for an attempt; false with the outcome set if not. */
+static bool
+job_open_input(struct job *job, struct job_exchange *x)
 {
-	struct job_attempt a = { .fields = LOG_FIELDS_INIT };
-	struct stat st;
 	char *path;
-	int fd;
 
-	job->reason[0] = '\0';
-	job->tokens = 0;
-	a.fields.file = job->name;
-	a.fields.attempt = (int)job->attempt + 1;
 	if (strlen(job->settings->inbox) + strlen(job->name) + 2 > PATH_MAX) {
 		job->outcome = JOB_SKIPPED;
 		job_set_reason(job, "path too long");
-		return;
+		return false;
 	}
 	path = util_path_new(job->settings->inbox, job->name, NULL);
 	if (!path) {
 		job_retry_for_memory(job);
-		return;
+		return false;
 	}
-	fd = job_open(job, path, &st);
+	x->fd = job_open(job, path, &x->st);
 	free(path);
-	if (fd < 0) {
+	if (x->fd < 0) {
 		if (job->outcome == JOB_FAILED)
-			job_fail(job, &a);
-		return;
+			job_fail(job, &x->a);
+		return false;
 	}
-	job_check_kept_summary(job, &st);
-	if (!job_is_done_for_now(job, &st))
-		job_work(job, ctx, fd, &st, &a);
-	(void)close(fd);
-	free(a.text);
-	api_result_clear(&a.result);
+	return true;
 }
 
 /*
- * Takes the job one attempt further and sets job->outcome (and, for some
- * outcomes, reason and retry_at_ms), then passes it to ctx->finish; or
- * ctx holds the job: its reply came, and its summary is written during
- * the next request (job_take_summary()).  A job held from before is
- * finished, and passed on, by the time this returns.  Runs on a worker
- * thread; the job and ctx are the caller's alone while it runs.
+ * The first step of an attempt, on a file thread: everything up to the
+ * request.  Returns JOB_STEP_SEND when job_request() is to be sent, with
+ * client (a request slot) set up for it, and job_complete() to follow
+ * once it is over; or JOB_STEP_OVER with job->outcome (and, for some
+ * outcomes, reason and retry_at_ms) set, client unused.  The job and
+ * client are the caller's alone while this runs.
  */
-void
-job_run(struct job *job, struct job_context *ctx)
+enum job_step
+job_prepare(struct job *job, struct job_context *ctx,
+    struct api_client *client)
 {
-	job_attempt(job, ctx);
-	if (ctx->held != job) {
-		job_write_held(ctx);
-		ctx->finish(job, ctx->finish_arg);
+	struct job_exchange *x;
+	enum job_step step = JOB_STEP_OVER;
+
+	job->reason[0] = '\0';
+	job->tokens = 0;
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		job_retry_for_memory(job);
+		return JOB_STEP_OVER;
 	}
+	x->fd = -1;
+	x->a.fields = (struct log_fields)LOG_FIELDS_INIT;
+	x->a.fields.file = job->name;
+	x->a.fields.attempt = (int)job->attempt + 1;
+	job->exchange = x;
+	if (job_open_input(job, x)) {
+		job_check_kept_summary(job, &x->st);
+		if (!job_is_done_for_now(job, &x->st))
+			step = job_work(job, ctx, client);
+	}
+	if (step == JOB_STEP_OVER)
+		job_exchange_free(job);
+	return step;
+}
+
+/* The request that job_prepare() made; the pool hands it to xfer. */
+struct xfer_request *
+job_request(struct job *job)
+{
+	return &job->exchange->req;
 }
 
 /*
- * Writes the summary of the job that ctx holds and passes it on, when no
- * request follows to write it during: the worker has nothing else to do,
- * or is leaving.  Does nothing when ctx holds no job.  The worker thread
- * that owns ctx.
+ * The second step of an attempt, on a file thread, once the transfer
+ * thread gave job_request() back: acts on its outcome and sets
+ * job->outcome.  A request that never went out (a pause, a stop) was no
+ * attempt.  The job is the caller's alone while this runs.
  */
 void
-job_release(struct job_context *ctx)
+job_complete(struct job *job, struct job_context *ctx)
 {
-	job_write_held(ctx);
+	struct job_exchange *x = job->exchange;
+
+	if (x->req.status < 0) {
+		job->outcome = JOB_PAUSED;
+		job->retry_at_ms = util_now_ms();
+		(void)throttle_is_paused(ctx->throttle, job->retry_at_ms,
+		    &job->retry_at_ms);
+	} else {
+		x->a.result = x->req.result;
+		x->req.result.summary = NULL;
+		x->a.fields.latency_ms = x->req.latency_ms;
+		job_conclude(job, ctx, x->fd, &x->st, &x->a);
+	}
+	job_exchange_free(job);
 }

@@ -4,13 +4,15 @@
 #define GISTD_JOB_H
 
 /*
- * One input file's journey through a worker: open it safely, check that a
- * summary is not already current, read and cut its text, ask the provider,
- * write the summary or fail the file, and say what happened.
+ * One input file's journey through the pool, in two steps: a file thread
+ * opens it safely, checks that a summary is not already current, reads
+ * and cuts its text and makes the request (job_prepare()); the transfer
+ * thread sends it; a file thread then writes the summary or fails the
+ * file, and says what happened (job_complete()).
  *
- * The main thread creates jobs and owns them while they are not in a
- * worker's hands; ring push and pop hand a job over (with release and
- * acquire ordering), so no field needs to be atomic.
+ * The main thread creates jobs and owns them while they are not out;
+ * ring push and pop, and the pool's and transfer thread's locks, hand a
+ * job over, so no field needs to be atomic.
  */
 
 #include <stdbool.h>
@@ -22,7 +24,9 @@
 #include "settings.h"
 
 struct api_client;
+struct job_exchange;
 struct throttle;
+struct xfer_request;
 
 enum job_outcome {
 	JOB_DONE,		/* summary written */
@@ -54,17 +58,23 @@ struct job {
 	int64_t mtime_ns;
 	int64_t size;
 
-	/* written by main before the push, read by the worker */
+	/* written by main before the push, read by the pool's threads */
 	struct settings *settings;		/* reference held */
 	enum job_origin origin;
 	int64_t watched_since_ns;		/* see loop_mark_watched() */
 	unsigned attempt;			/* attempts made so far */
 	int64_t first_try_ms;			/* monotonic, of attempt 1 */
 
-	/* the worker's while it runs the job, kept between attempts */
-	char *summary;				/* paid for, not yet written */
+	/* the pool's while the job is out */
+	struct job *pool_next;			/* waiting for a request slot */
+	bool has_slot;				/* one was kept for it */
 
-	/* written by the worker before it hands the job back */
+	/* the pool's threads' while they run the job */
+	struct job_exchange *exchange;		/* this attempt's request */
+	char *summary;				/* paid for, not yet written;
+						 * kept between attempts */
+
+	/* written by the pool's threads before they hand the job back */
 	enum job_outcome outcome;
 	int64_t retry_at_ms;			/* RETRY, PAUSED, UNSETTLED */
 	int64_t tokens;				/* in + out of this attempt */
@@ -73,31 +83,27 @@ struct job {
 	char name[];				/* NUL-terminated byte string */
 };
 
-/*
- * A worker's own state.  finish is called with each job the worker is
- * done with, on the worker's thread.  held is a job whose reply came but
- * whose summary is not written yet: the worker writes it while its next
- * request waits for a reply, or before it sleeps or leaves
- * (job_release()).
- */
+/* What an attempt's first step leaves to do. */
+enum job_step {
+	JOB_STEP_OVER,		/* the outcome is set: hand the job back */
+	JOB_STEP_SEND,		/* submit job_request(), then job_complete() */
+};
+
+/* A file thread's own state. */
 struct job_context {
-	struct api_client *api;
 	struct throttle *throttle;
-	uint64_t rng;
-	void (*finish)(struct job *job, void *arg);
-	void *finish_arg;
-	struct job *held;
-	struct log_fields held_fields;	/* for the held job's log line */
+	uint64_t rng;				/* for backoff jitter */
 };
 
 struct job *job_new(const char *name);
 void job_free(struct job *job);
-void job_run(struct job *job, struct job_context *ctx);
-void job_release(struct job_context *ctx);
+enum job_step job_prepare(struct job *job, struct job_context *ctx,
+    struct api_client *client);
+struct xfer_request *job_request(struct job *job);
+void job_complete(struct job *job, struct job_context *ctx);
 void job_note_file(struct job *job, const struct stat *st);
 bool job_is_same_file(const struct job *job, const struct stat *st);
-int job_context_init(struct job_context *ctx, struct throttle *t,
-    uint64_t seed, void (*finish)(struct job *, void *), void *finish_arg);
-void job_context_clear(struct job_context *ctx);
+void job_context_init(struct job_context *ctx, struct throttle *t,
+    uint64_t seed);
 
 #endif

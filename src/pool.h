@@ -4,9 +4,10 @@
 #define GISTD_POOL_H
 
 /*
- * The fixed pool of worker threads.  Workers pop jobs from one ring, run
- * them, push them onto another and poke an eventfd so the main thread
- * wakes.  Only the main thread calls these functions.
+ * The pool that runs jobs: `workers` request slots, a few file threads
+ * and one transfer thread.  It pops jobs from one ring, runs them, pushes
+ * them onto another and pokes an eventfd so the main thread wakes.  Only
+ * the main thread calls these functions.
  */
 
 #include <stdint.h>

@@ -2,10 +2,13 @@
 /*
  * Copyright (c) 2026 The gistd authors
  *
- * How fast the pool may send.  One struct throttle is shared by every
- * worker and guarded by one mutex; workers block in throttle_wait() on a
- * condition variable that runs on the monotonic clock, so a change of the
- * wall clock never stretches or shortens a wait.  It keeps four things:
+ * How fast the pool may send.  One struct throttle is shared by the
+ * pool's threads and guarded by one mutex.  A thread may block in
+ * throttle_wait() on a condition variable that runs on the monotonic
+ * clock, so a change of the wall clock never stretches or shortens a
+ * wait; or, like the transfer thread, ask throttle_try() how long to wait
+ * and sleep in a poll of its own, woken through throttle_set_waker() when
+ * the wait may have changed.  It keeps four things:
  * a pool-wide hold (after a 429, nobody sends before a given time), the
  * pause after a fault of the setup (throttle_wait() refuses at once), a
  * token bucket for requests per minute and one for tokens per minute.
@@ -15,8 +18,8 @@
  * token, so that one millisecond adds exactly "per-minute amount" units.
  *
  * The pure helpers, throttle_backoff_ms() and throttle_parse_retry_after(),
- * touch no shared state.  Main and worker threads enter; the main thread
- * sets limits, pauses, resumes and cancels; the workers wait and settle.
+ * touch no shared state.  The main thread sets limits, resumes and
+ * cancels; the pool's threads wait, settle, hold and pause.
  */
 
 #ifndef _GNU_SOURCE
@@ -61,6 +64,8 @@ struct throttle {
 	int64_t hold_until_ms;		/* guarded by lock */
 	int64_t pause_until_ms;		/* guarded by lock; 0 = none */
 	bool is_cancelled;		/* guarded by lock */
+	void (*waker)(void *);		/* guarded by lock */
+	void *waker_arg;		/* guarded by lock */
 };
 
 static int64_t
@@ -120,6 +125,35 @@ throttle_free(struct throttle *t)
 	(void)pthread_cond_destroy(&t->changed);
 	(void)pthread_mutex_destroy(&t->lock);
 	free(t);
+}
+
+/*
+ * Wakes whoever waits for the throttle: the threads in throttle_wait()
+ * and, through the function throttle_set_waker() named, a thread that
+ * waits for it in a poll of its own.
+ */
+static void
+throttle_changed_locked(struct throttle *t)
+{
+	(void)pthread_cond_broadcast(&t->changed);
+	if (t->waker)
+		t->waker(t->waker_arg);
+}
+
+/*
+ * Has fn(arg) called whenever a wait may have become shorter or a pause or
+ * cancel began: for a thread that waits in its own poll with the time
+ * throttle_try() gave.  fn runs with the throttle locked, on any thread,
+ * and must only wake (write an eventfd, say).  NULL removes it.  Any
+ * thread.
+ */
+void
+throttle_set_waker(struct throttle *t, void (*fn)(void *), void *arg)
+{
+	(void)pthread_mutex_lock(&t->lock);
+	t->waker = fn;
+	t->waker_arg = arg;
+	(void)pthread_mutex_unlock(&t->lock);
 }
 
 /* Adds what elapsed since the last refill to both buckets. */
@@ -199,7 +233,7 @@ throttle_set_limits(struct throttle *t, int64_t requests_per_minute,
 			b[i]->level = capacity;
 		b[i]->per_minute = per_minute;
 	}
-	(void)pthread_cond_broadcast(&t->changed);
+	throttle_changed_locked(t);
 	(void)pthread_mutex_unlock(&t->lock);
 }
 
@@ -282,20 +316,25 @@ throttle_wait(struct throttle *t, int64_t tokens)
 }
 
 /*
- * As throttle_wait(), but never sleeps: returns -EWOULDBLOCK, having taken
- * nothing, where throttle_wait() would wait.  Worker threads.
+ * As throttle_wait(), but never sleeps: returns 1, having taken nothing,
+ * where throttle_wait() would wait, and then stores in *ret_wait_ms
+ * (unless it is NULL) how long to wait before trying again.  (Not
+ * -EWOULDBLOCK: on Linux that is -EAGAIN, which means paused.)  Any
+ * thread.
  */
 int
-throttle_try(struct throttle *t, int64_t tokens)
+throttle_try(struct throttle *t, int64_t tokens, int64_t *ret_wait_ms)
 {
-	int64_t wait_ms;
+	int64_t wait_ms = 0;
 	int r;
 
 	tokens = throttle_clamp(tokens, 0, THROTTLE_AMOUNT_MAX);
 	(void)pthread_mutex_lock(&t->lock);
 	r = throttle_take_locked(t, tokens, &wait_ms);
 	(void)pthread_mutex_unlock(&t->lock);
-	return r > 0 ? -EWOULDBLOCK : r;
+	if (r > 0 && ret_wait_ms)
+		*ret_wait_ms = wait_ms;
+	return r;
 }
 
 /*
@@ -322,7 +361,7 @@ throttle_settle(struct throttle *t, int64_t estimated, int64_t actual)
 		b->level = throttle_clamp(b->level + diff * THROTTLE_UNITS,
 		    -THROTTLE_AMOUNT_MAX * THROTTLE_UNITS, capacity);
 		if (diff > 0)
-			(void)pthread_cond_broadcast(&t->changed);
+			throttle_changed_locked(t);
 	}
 	(void)pthread_mutex_unlock(&t->lock);
 }
@@ -350,7 +389,7 @@ throttle_pause(struct throttle *t, int64_t until_ms)
 {
 	(void)pthread_mutex_lock(&t->lock);
 	t->pause_until_ms = until_ms;
-	(void)pthread_cond_broadcast(&t->changed);
+	throttle_changed_locked(t);
 	(void)pthread_mutex_unlock(&t->lock);
 }
 
@@ -363,7 +402,7 @@ throttle_resume(struct throttle *t)
 {
 	(void)pthread_mutex_lock(&t->lock);
 	t->pause_until_ms = 0;
-	(void)pthread_cond_broadcast(&t->changed);
+	throttle_changed_locked(t);
 	(void)pthread_mutex_unlock(&t->lock);
 }
 
@@ -395,7 +434,7 @@ throttle_cancel(struct throttle *t)
 {
 	(void)pthread_mutex_lock(&t->lock);
 	t->is_cancelled = true;
-	(void)pthread_cond_broadcast(&t->changed);
+	throttle_changed_locked(t);
 	(void)pthread_mutex_unlock(&t->lock);
 }
 

@@ -22,7 +22,8 @@ void throttle_free(struct throttle *t);
 void throttle_set_limits(struct throttle *t, int64_t requests_per_minute,
     int64_t tokens_per_minute);
 int throttle_wait(struct throttle *t, int64_t tokens);
-int throttle_try(struct throttle *t, int64_t tokens);
+int throttle_try(struct throttle *t, int64_t tokens, int64_t *ret_wait_ms);
+void throttle_set_waker(struct throttle *t, void (*fn)(void *), void *arg);
 void throttle_settle(struct throttle *t, int64_t estimated, int64_t actual);
 void throttle_hold(struct throttle *t, int64_t until_ms);
 void throttle_pause(struct throttle *t, int64_t until_ms);

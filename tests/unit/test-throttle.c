@@ -458,34 +458,71 @@ test_requests_bucket_sends_a_minute_then_waits(void)
 }
 
 /* throttle_try() gives what throttle_wait() would give at once, and
- * refuses, taking nothing, where throttle_wait() would sleep. */
+ * refuses, taking nothing, where throttle_wait() would sleep, saying how
+ * long that would be. */
 static void
 test_try_takes_only_what_is_there(void)
 {
 	struct throttle *t = new_throttle();
-	int64_t now_ms;
+	int64_t now_ms, wait_ms = -1;
 
 	throttle_set_limits(t, 2, 0);
-	TAP_CHECK(throttle_try(t, 0) == 0);
-	TAP_CHECK(throttle_try(t, 0) == 0);
-	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
-	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
+	TAP_CHECK(throttle_try(t, 0, NULL) == 0);
+	TAP_CHECK(throttle_try(t, 0, NULL) == 0);
+	TAP_CHECK(throttle_try(t, 0, &wait_ms) == 1);
+	/* Two a minute: the next one in 30 s, less what passed. */
+	TAP_CHECK(wait_ms > 29000 && wait_ms <= 30000);
+	TAP_CHECK(throttle_try(t, 0, NULL) == 1);
 	throttle_set_limits(t, 0, 0);
 
 	/* A refusal took nothing: a token bucket's capacity passes once. */
 	throttle_set_limits(t, 0, 1000);
-	TAP_CHECK(throttle_try(t, 600) == 0);
-	TAP_CHECK(throttle_try(t, 600) == -EWOULDBLOCK);
-	TAP_CHECK(throttle_try(t, 400) == 0);
+	TAP_CHECK(throttle_try(t, 600, NULL) == 0);
+	TAP_CHECK(throttle_try(t, 600, NULL) == 1);
+	TAP_CHECK(throttle_try(t, 400, NULL) == 0);
 	throttle_set_limits(t, 0, 0);
 
 	now_ms = util_now_ms();
 	throttle_hold(t, now_ms + 60000);
-	TAP_CHECK(throttle_try(t, 0) == -EWOULDBLOCK);
+	TAP_CHECK(throttle_try(t, 0, &wait_ms) == 1);
+	TAP_CHECK(wait_ms > 59000 && wait_ms <= 60000);
 	throttle_pause(t, now_ms + 60000);
-	TAP_CHECK(throttle_try(t, 0) == -EAGAIN);
+	TAP_CHECK(throttle_try(t, 0, NULL) == -EAGAIN);
 	throttle_cancel(t);
-	TAP_CHECK(throttle_try(t, 0) == -ECANCELED);
+	TAP_CHECK(throttle_try(t, 0, NULL) == -ECANCELED);
+	throttle_free(t);
+}
+
+static void
+count_wake(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* The waker runs whenever a wait may have become shorter, or a pause or
+ * a stop began, and not when a hold makes waits longer. */
+static void
+test_waker_runs_on_every_change_that_frees(void)
+{
+	struct throttle *t = new_throttle();
+	int wakes = 0;
+
+	throttle_set_waker(t, count_wake, &wakes);
+	throttle_set_limits(t, 10, 1000);
+	TAP_CHECK(wakes == 1);
+	throttle_settle(t, 100, 10);
+	TAP_CHECK(wakes == 2);
+	throttle_settle(t, 10, 100);
+	TAP_CHECK(wakes == 2);
+	throttle_hold(t, util_now_ms() + 1000);
+	TAP_CHECK(wakes == 2);
+	throttle_pause(t, util_now_ms() + 1000);
+	TAP_CHECK(wakes == 3);
+	throttle_resume(t);
+	TAP_CHECK(wakes == 4);
+	throttle_set_waker(t, NULL, NULL);
+	throttle_cancel(t);
+	TAP_CHECK(wakes == 4);
 	throttle_free(t);
 }
 
@@ -634,6 +671,7 @@ main(void)
 	TAP_RUN(test_cancel_wakes_a_blocked_waiter);
 	TAP_RUN(test_requests_bucket_sends_a_minute_then_waits);
 	TAP_RUN(test_try_takes_only_what_is_there);
+	TAP_RUN(test_waker_runs_on_every_change_that_frees);
 	TAP_RUN(test_tokens_bucket_waits_for_refill);
 	TAP_RUN(test_oversized_request_passes_a_full_bucket);
 	TAP_RUN(test_bucket_refills_at_the_configured_rate);
