@@ -24,6 +24,7 @@
 
 #include "key.h"
 #include "settings.h"
+#include "text.h"
 
 #define SETTINGS_IGNORE_MAX 256
 #define SETTINGS_STRING_MAX 65536
@@ -332,6 +333,22 @@ settings_key_name(const struct settings_key *k, char *buf, size_t size)
 	return buf;
 }
 
+/* Whether v is valid UTF-8 from end to end. */
+static bool
+settings_is_utf8(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t len = strlen(v), off = 0, n;
+
+	while (off < len) {
+		n = text_utf8_sequence(p + off, len - off);
+		if (n == 0)
+			return false;
+		off += n;
+	}
+	return true;
+}
+
 static int
 settings_take_string(struct settings_loader *l, struct settings *s,
     const struct settings_key *k, const config_setting_t *c)
@@ -352,6 +369,12 @@ settings_take_string(struct settings_loader *l, struct settings *s,
 	if (strlen(v) > (k->kind == SETTINGS_PATH ? SETTINGS_PATH_MAX :
 	    SETTINGS_STRING_MAX)) {
 		settings_problem(l, line, "%s is too long", name);
+		return 0;
+	}
+	/* Text goes into every request, where the provider would refuse
+	 * each one; a path is bytes, as Linux has it. */
+	if (k->kind == SETTINGS_STRING && !settings_is_utf8(v)) {
+		settings_problem(l, line, "%s is not valid UTF-8", name);
 		return 0;
 	}
 	return settings_replace_string(settings_field_string(s, k), v);

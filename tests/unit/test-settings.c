@@ -134,6 +134,31 @@ test_settings_reports_every_problem_with_its_line(void)
 	TAP_CHECK(strstr(p.all, "gistd.conf:4: unknown setting api.colour\n"));
 }
 
+/* Text that goes into every request must be UTF-8; paths need not be. */
+static void
+test_settings_refuse_text_that_is_not_utf8(void)
+{
+	struct test_problems p;
+	struct settings *s;
+
+	TAP_CHECK(test_load("prompt = \"Sum\xe9 this:\";\n"
+	    "system_prompt = \"\xc3\";\n"
+	    "api = { model = \"m\xff\"; };\n", &p, &s) == -EINVAL);
+	TAP_CHECK(s == NULL);
+	TAP_CHECK(p.count == 3);
+	TAP_CHECK(strstr(p.all, "gistd.conf:1: prompt is not valid UTF-8\n"));
+	TAP_CHECK(strstr(p.all, "gistd.conf:2: system_prompt is not valid "
+	    "UTF-8\n"));
+	TAP_CHECK(strstr(p.all, "gistd.conf:3: api.model is not valid "
+	    "UTF-8\n"));
+
+	TAP_CHECK(test_load("prompt = \"R\xc3\xa9sume \xe6\x96\x87:\";\n"
+	    "inbox = \"/tmp/in\xff\";\n", &p, &s) == 0);
+	TAP_CHECK(s && strcmp(s->prompt, "R\xc3\xa9sume \xe6\x96\x87:") ==
+	    0);
+	settings_unref(s);
+}
+
 static void
 test_settings_reports_a_syntax_error(void)
 {
@@ -257,6 +282,7 @@ main(void)
 	TAP_RUN(test_settings_defaults_match_the_spec);
 	TAP_RUN(test_settings_reads_every_kind_of_value);
 	TAP_RUN(test_settings_reports_every_problem_with_its_line);
+	TAP_RUN(test_settings_refuse_text_that_is_not_utf8);
 	TAP_RUN(test_settings_reports_a_syntax_error);
 	TAP_RUN(test_settings_names_a_missing_file);
 	TAP_RUN(test_settings_rejects_conflicting_values);
