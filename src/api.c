@@ -45,18 +45,16 @@
 /* Nesting deeper than this in a reply is refused as malformed. */
 #define API_JSON_DEPTH_MAX 32
 
-/* A reply buffer grown past this is freed after the call, not kept. */
-#define API_REPLY_KEEP_BYTES (64 * 1024)
-
 /* Token counts a reply claims are clamped to this. */
 #define API_TOKENS_MAX ((int64_t)1000 * 1000 * 1000 * 1000)
 
 /*
- * curl's receive buffer.  Its default of 16 KB is kept by every client
- * for as long as it lives; a chat completion is a few hundred bytes, and
- * a larger reply only takes a few more reads.
+ * curl's receive buffer, the smallest it takes.  Its default of 16 KB is
+ * kept by every client for as long as it lives, idle or not; a chat
+ * completion with its headers is a KB or two, and a larger reply only
+ * takes a few more reads.
  */
-#define API_RECEIVE_BUFFER_BYTES 4096L
+#define API_RECEIVE_BUFFER_BYTES 1024L
 
 /* Only this much of a key is needed to recognise it in a message. */
 #define API_KEY_WINDOW 8
@@ -970,8 +968,9 @@ api_client_classify(struct api_client *c, CURLcode rc, struct api_result *r)
 
 /*
  * Forgets the request in hand and what it received: the handle lets go
- * of the header list and body, which are freed or the caller's, and a
- * reply buffer that grew large is freed.
+ * of the header list and body, which are freed or the caller's, and the
+ * reply buffer is freed, so that a client waiting for its next request
+ * holds none.
  */
 static void
 api_client_forget(struct api_client *c)
@@ -982,11 +981,9 @@ api_client_forget(struct api_client *c)
 	c->headers = NULL;
 	free(c->url);
 	c->url = NULL;
-	if (c->reply_size > API_REPLY_KEEP_BYTES) {
-		free(c->reply);
-		c->reply = NULL;
-		c->reply_size = 0;
-	}
+	free(c->reply);
+	c->reply = NULL;
+	c->reply_size = 0;
 	c->reply_len = 0;
 	c->is_too_large = false;
 	c->retry_after[0] = '\0';
