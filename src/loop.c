@@ -518,6 +518,11 @@ loop_settle(struct loop *l, struct job *job)
 			job_free(job);
 			break;
 		}
+		/* Handed out before the last reload, which made every
+		 * deferred job due: its result may come back after that, and
+		 * it is due too. */
+		if (job->settings != l->settings)
+			job->retry_at_ms = 0;
 		registry_set_state(l->reg, job, REGISTRY_DEFERRED);
 		break;
 	}
