@@ -189,7 +189,7 @@ loop_push(struct loop *l, struct job *job)
 	job->watched_since_ns = l->watched_since_ns;
 	if (job->first_try_ms == 0)
 		job->first_try_ms = util_now_ms();
-	if (ring_push(l->jobs, job) < 0) {
+	if (pool_submit(l->pool, job) < 0) {
 		/* Cannot happen while out_max <= capacity; retry soon rather
 		 * than lose the job. */
 		job->retry_at_ms = util_now_ms() + 100;

@@ -3,9 +3,10 @@
  * Copyright (c) 2026 The gistd authors
  *
  * The pool that does the main thread's jobs: `workers` request slots, a
- * few file threads and one transfer thread.  A file thread pops a job
- * from the jobs ring, takes a slot for it, and does the file work up to
- * the request (job_prepare()); the transfer thread sends it, with every
+ * few file threads and one transfer thread.  The main thread hands a job
+ * over with pool_submit(), which takes a slot for it; a file thread pops
+ * it from the jobs ring and does the file work up to the request
+ * (job_prepare()); the transfer thread sends it, with every
  * other request in flight, through one curl multi handle (xfer.c); when
  * it is over the job goes back onto the jobs ring, and a file thread
  * writes its summary or records its failure (job_complete()), pushes it
@@ -16,12 +17,12 @@
  * Slots.  A slot is the right to have one request under way, with the
  * api client (curl easy handle) that carries it; there are `workers` of
  * them, so `workers` bounds the requests in flight, the connections open
- * and the files held open.  A job that finds no free slot is parked, and
- * the slot that frees next passes straight to it: the job goes back onto
- * the ring, marked as holding one.  Clients are made as slots are first
- * needed and kept for the next request; a shrink frees the surplus as it
- * comes back.  The jobs ring thus carries three kinds of job: new ones
- * from the main thread, parked ones that got a slot, and ones whose
+ * and the files held open.  A job that finds no free slot is parked
+ * without waking any thread, and the slot that frees next passes straight
+ * to it: the job goes onto the ring, marked as holding one.  Clients are
+ * made as slots are first needed and kept for the next request; a shrink
+ * frees the surplus as it comes back.  The jobs ring thus carries two
+ * kinds of job: those holding a slot, new or unparked, and those whose
  * request is over.  None is ever lost to a full ring: every job on it is
  * one that the main thread has out, and it never has more out than the
  * ring holds.
@@ -216,33 +217,6 @@ pool_finish(struct pool *p, struct job *job)
 		ring_wake_all(p->jobs);
 }
 
-/*
- * Takes a slot for job and returns true; or parks the job until a slot
- * frees, or hands it back when gistd is stopping, and returns false.
- */
-static bool
-pool_take_slot(struct pool *p, struct job *job)
-{
-	bool has_slot = false, is_stopping;
-
-	(void)pthread_mutex_lock(&p->lock);
-	is_stopping = atomic_load(&p->is_stopping);
-	if (!is_stopping) {
-		has_slot = p->in_use < p->target;
-		if (has_slot) {
-			p->in_use++;
-		} else {
-			job->pool_next = NULL;
-			*p->parked_tail = job;
-			p->parked_tail = &job->pool_next;
-		}
-	}
-	(void)pthread_mutex_unlock(&p->lock);
-	if (is_stopping)
-		pool_give_back(p, job);
-	return has_slot;
-}
-
 /* The first parked job, given the slot the caller holds; or NULL. */
 static struct job *
 pool_unpark_locked(struct pool *p)
@@ -367,8 +341,7 @@ pool_run(struct pool *p, struct job_context *ctx, struct job *job)
 		pool_finish(p, job);
 		return;
 	}
-	if (!job->has_slot && !pool_take_slot(p, job))
-		return;
+	/* Every other job on the ring holds a slot (pool_submit()). */
 	job->has_slot = false;
 	if (atomic_load(&p->is_stopping)) {
 		pool_release_slot(p, NULL);
@@ -566,6 +539,48 @@ pool_resize(struct pool *p, unsigned workers)
 	}
 	ring_wake_all(p->jobs);
 	return r;
+}
+
+/*
+ * Takes a job from the main thread.  With a slot free, the job takes it
+ * and goes onto the jobs ring for a file thread; with none, it is parked
+ * here, and nobody is woken until a slot frees and passes to it.  While
+ * stopping, it comes back unattempted through the results ring.  Returns
+ * 0, or -EAGAIN if the jobs ring was full, which cannot happen while the
+ * main thread has no more jobs out than the ring holds; then the job is
+ * still the caller's.
+ */
+int
+pool_submit(struct pool *p, struct job *job)
+{
+	bool has_slot = false, is_stopping;
+
+	(void)pthread_mutex_lock(&p->lock);
+	is_stopping = atomic_load(&p->is_stopping);
+	if (!is_stopping) {
+		has_slot = p->in_use < p->target;
+		if (has_slot) {
+			p->in_use++;
+		} else {
+			job->pool_next = NULL;
+			*p->parked_tail = job;
+			p->parked_tail = &job->pool_next;
+		}
+	}
+	(void)pthread_mutex_unlock(&p->lock);
+	if (is_stopping) {
+		pool_give_back(p, job);
+		return 0;
+	}
+	if (!has_slot)
+		return 0;
+	job->has_slot = true;
+	if (ring_push(p->jobs, job) < 0) {
+		job->has_slot = false;
+		pool_release_slot(p, NULL);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 /*
