@@ -508,8 +508,15 @@ loop_settle(struct loop *l, struct job *job)
 		loop_hold(l, job);
 		break;
 	case JOB_PAUSED:
-		if (job->reason[0])
+		if (job->reason[0] && job->settings != l->settings) {
+			/* A refusal of a request made before the last reload,
+			 * which may have mended its cause: no pause.  If it did
+			 * not, the retry with the new settings pauses again. */
+			if (!l->is_paused)
+				throttle_resume(l->throttle);
+		} else if (job->reason[0]) {
 			loop_pause(l, job);
+		}
 		/* fall through */
 	case JOB_RETRY:
 	case JOB_UNSETTLED:
