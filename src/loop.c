@@ -542,7 +542,8 @@ loop_drain_results(struct loop *l)
 	void *item;
 
 	/* Reset the eventfd before reading the ring: a push that lands in
-	 * between writes it again, so none is missed. */
+	 * between and needs the main thread writes it again, so none is
+	 * missed.  Others may wait for the next wake-up (pool.c). */
 	(void)!read(l->wakefd, &count, sizeof(count));
 	while (ring_pop(l->results, &item) == 0)
 		loop_settle(l, item);

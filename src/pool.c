@@ -6,13 +6,17 @@
  * few file threads and one transfer thread.  The main thread hands a job
  * over with pool_submit(), which takes a slot for it; a file thread pops
  * it from the jobs ring and does the file work up to the request
- * (job_prepare()); the transfer thread sends it, with every
- * other request in flight, through one curl multi handle (xfer.c); when
- * it is over the job goes back onto the jobs ring, and a file thread
- * writes its summary or records its failure (job_complete()), pushes it
- * onto the results ring and writes to an eventfd so the main thread
- * wakes.  The main thread creates, resizes and stops the pool; nobody
- * else calls these functions.
+ * (job_prepare()); the transfer thread sends it, with every other
+ * request in flight, through one curl multi handle (xfer.c); when it is
+ * over the job goes back onto the jobs ring, and a file thread writes its
+ * summary or records its failure (job_complete()) and pushes it onto the
+ * results ring.  Then it writes to an eventfd so the main thread wakes,
+ * unless the job is a summary written while enough jobs are parked to
+ * keep every slot busy (pool_main_may_wait()): in a long backlog the
+ * main thread then wakes every 100 ms or so for many results instead of
+ * once for each.
+ * The main thread creates, resizes and stops the pool; nobody else calls
+ * these functions.
  *
  * Slots.  A slot is the right to have one request under way, with the
  * api client (curl easy handle) that carries it; there are `workers` of
@@ -81,6 +85,13 @@
  */
 #define POOL_MAX_FILE_THREADS 32
 
+/*
+ * How long a result that does not need the main thread at once may wait
+ * for it (pool_main_may_wait()): well under the status line's interval,
+ * so that its counts stay as fresh as it is sent.
+ */
+#define POOL_RESULT_DELAY_MS 100
+
 /* Slots per file thread, see pool_file_threads(). */
 #define POOL_SLOTS_PER_FILE_THREAD 16
 
@@ -113,6 +124,8 @@ struct pool {
 	struct api_client *spare[POOL_MAX_WORKERS];	/* guarded by lock */
 	struct job *parked;		/* guarded by lock: wait for a slot */
 	struct job **parked_tail;	/* guarded by lock */
+	atomic_uint n_parked;		/* written under lock, read by all */
+	atomic_llong woken_ms;		/* atomic: main last woken for a job */
 	atomic_uint in_flight;		/* atomic: threads write, main reads */
 	atomic_uint unjoined;		/* atomic: threads add, main clears */
 	struct pool_thread transfer;
@@ -173,17 +186,39 @@ pool_thread_exited(struct pool_thread *th)
 	(void)pthread_mutex_unlock(&p->lock);
 }
 
-/* Gives a job to the main thread. */
+/*
+ * Whether the main thread may hear of a job later: a summary written,
+ * while the parked jobs alone can give every request in flight a
+ * successor, and less than POOL_RESULT_DELAY_MS after it was last woken
+ * for a job.  It has nothing to do for that job but count it, and it
+ * takes in every result waiting when it is woken: once the parked jobs
+ * run low, at the first result of any other kind, or when the delay is
+ * up.
+ */
+static bool
+pool_main_may_wait(struct pool *p, const struct job *job, int64_t now_ms)
+{
+	return job->outcome == JOB_DONE && !atomic_load(&p->is_stopping) &&
+	    atomic_load(&p->n_parked) > atomic_load(&p->in_flight) &&
+	    now_ms - atomic_load(&p->woken_ms) < POOL_RESULT_DELAY_MS;
+}
+
+/* Gives a job to the main thread, waking it unless it may wait. */
 static void
 pool_hand_back(struct pool *p, struct job *job)
 {
+	int64_t now_ms = util_now_ms();
 	uint64_t one = 1;
+	bool is_urgent = !pool_main_may_wait(p, job, now_ms);
 
 	/* Cannot fail while the main thread keeps to the ring's capacity;
 	 * yielding covers a momentary full ring rather than losing a job. */
 	while (ring_push(p->results, job) < 0)
 		(void)sched_yield();
-	(void)!write(p->wake_fd, &one, sizeof(one));
+	if (is_urgent) {
+		atomic_store(&p->woken_ms, now_ms);
+		(void)!write(p->wake_fd, &one, sizeof(one));
+	}
 }
 
 /* Puts a job back on the jobs ring for a file thread. */
@@ -228,6 +263,7 @@ pool_unpark_locked(struct pool *p)
 	p->parked = job->pool_next;
 	if (!p->parked)
 		p->parked_tail = &p->parked;
+	atomic_fetch_sub(&p->n_parked, 1);
 	job->has_slot = true;
 	return job;
 }
@@ -404,6 +440,8 @@ pool_new(struct ring *jobs, struct ring *results, int wake_fd,
 	p->parked_tail = &p->parked;
 	atomic_init(&p->is_stopping, false);
 	atomic_init(&p->in_flight, 0);
+	atomic_init(&p->n_parked, 0);
+	atomic_init(&p->woken_ms, 0);
 	atomic_init(&p->unjoined, 0);
 	r = xfer_new(t, pool_transfer_done, p, &p->xfer);
 	if (r < 0) {
@@ -565,6 +603,7 @@ pool_submit(struct pool *p, struct job *job)
 			job->pool_next = NULL;
 			*p->parked_tail = job;
 			p->parked_tail = &job->pool_next;
+			atomic_fetch_add(&p->n_parked, 1);
 		}
 	}
 	(void)pthread_mutex_unlock(&p->lock);
@@ -621,6 +660,7 @@ pool_stop(struct pool *p)
 	parked = p->parked;
 	p->parked = NULL;
 	p->parked_tail = &p->parked;
+	atomic_store(&p->n_parked, 0);
 	(void)pthread_mutex_unlock(&p->lock);
 	while ((job = parked)) {
 		parked = job->pool_next;
