@@ -270,11 +270,11 @@ pool_unpark_locked(struct pool *p)
 
 /*
  * Gives a slot back, with its client (NULL if none was taken).  The slot
- * passes to the first parked job, which goes back onto the ring.  Any
- * thread of the pool.
+ * passes to the first parked job, which is returned; or NULL.  Any thread
+ * of the pool.
  */
-static void
-pool_release_slot(struct pool *p, struct api_client *client)
+static struct job *
+pool_pass_slot(struct pool *p, struct api_client *client)
 {
 	struct api_client *extra = NULL;
 	struct job *next = NULL;
@@ -292,6 +292,15 @@ pool_release_slot(struct pool *p, struct api_client *client)
 		p->in_use--;
 	(void)pthread_mutex_unlock(&p->lock);
 	api_client_free(extra);
+	return next;
+}
+
+/* As pool_pass_slot(), the job that gets the slot going onto the ring. */
+static void
+pool_release_slot(struct pool *p, struct api_client *client)
+{
+	struct job *next = pool_pass_slot(p, client);
+
 	if (next)
 		pool_requeue(p, next);
 }
@@ -320,10 +329,12 @@ pool_client(struct pool *p)
 /*
  * The transfer thread is done with a request: its job goes back onto the
  * ring for a file thread to finish.  After a reply that worked, the slot
- * is free for the next request at once.  After a failure it stays taken
- * until the file thread has acted on it: a failure may hold or pause
- * every request (a 429, a refused key), and the next one must not slip
- * out before it does.
+ * is free for the next request at once: the parked job that gets it
+ * rides along (job->pool_next), so that one file thread wakes for both
+ * and starts that request before it writes the summary.  After a failure
+ * the slot stays taken until the file thread has acted on it: a failure
+ * may hold or pause every request (a 429, a refused key), and the next
+ * one must not slip out before it does.
  */
 static void
 pool_transfer_done(struct xfer_request *req, void *arg)
@@ -332,9 +343,10 @@ pool_transfer_done(struct xfer_request *req, void *arg)
 	struct job *job = req->owner;
 	struct api_client *client = req->client;
 
+	job->pool_next = NULL;
 	if (req->status == 0 && req->result.class == API_OK) {
 		req->client = NULL;
-		pool_release_slot(p, client);
+		job->pool_next = pool_pass_slot(p, client);
 	}
 	/* The job may be taken at once: req is not touched after this. */
 	pool_requeue(p, job);
@@ -367,9 +379,15 @@ static void
 pool_run(struct pool *p, struct job_context *ctx, struct job *job)
 {
 	struct api_client *client;
+	struct job *next;
 
 	if (job->exchange) {
-		/* Its request is over; its slot may still be taken. */
+		/* Its request is over; its slot may still be taken, or have
+		 * passed to the job after it, whose request goes first. */
+		next = job->pool_next;
+		job->pool_next = NULL;
+		if (next)
+			pool_run(p, ctx, next);
 		client = job_request(job)->client;
 		job_complete(job, ctx);
 		if (client)
