@@ -511,7 +511,10 @@ loop_settle(struct loop *l, struct job *job)
 		if (job->reason[0] && job->settings != l->settings) {
 			/* A refusal of a request made before the last reload,
 			 * which may have mended its cause: no pause.  If it did
-			 * not, the retry with the new settings pauses again. */
+			 * not, the retry with the new settings pauses again.
+			 * XXX If a refusal under the new settings paused the
+			 * throttle but is not taken in yet, this lifts that
+			 * pause too, until the next refusal. */
 			if (!l->is_paused)
 				throttle_resume(l->throttle);
 		} else if (job->reason[0]) {
