@@ -66,8 +66,7 @@ struct job {
 	int64_t first_try_ms;			/* monotonic, of attempt 1 */
 
 	/* the pool's while the job is out */
-	struct job *pool_next;			/* waiting for a request slot */
-	bool has_slot;				/* one was kept for it */
+	struct job *pool_next;			/* parked, or riding along */
 
 	/* the pool's threads' while they run the job */
 	struct job_exchange *exchange;		/* this attempt's request */

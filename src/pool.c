@@ -14,22 +14,21 @@
  * unless the job is a summary written while enough jobs are parked to
  * keep every slot busy (pool_main_may_wait()): in a long backlog the
  * main thread then wakes every 100 ms or so for many results instead of
- * once for each.
- * The main thread creates, resizes and stops the pool; nobody else calls
- * these functions.
+ * once for each.  The main thread creates, resizes and stops the pool;
+ * nobody else calls these functions.
  *
  * Slots.  A slot is the right to have one request under way, with the
  * api client (curl easy handle) that carries it; there are `workers` of
  * them, so `workers` bounds the requests in flight, the connections open
  * and the files held open.  A job that finds no free slot is parked
  * without waking any thread, and the slot that frees next passes straight
- * to it: the job goes onto the ring, marked as holding one.  Clients are
- * made as slots are first needed and kept for the next request; a shrink
- * frees the surplus as it comes back.  The jobs ring thus carries two
- * kinds of job: those holding a slot, new or unparked, and those whose
- * request is over.  None is ever lost to a full ring: every job on it is
- * one that the main thread has out, and it never has more out than the
- * ring holds.
+ * to it: the job goes onto the ring, or rides along with the job whose
+ * reply freed the slot (pool_transfer_done()).  Clients are made as slots
+ * are first needed and kept for the next request; a shrink frees the
+ * surplus as it comes back.  The jobs ring thus carries two kinds of job:
+ * those holding a slot, new or unparked, and those whose request is over.
+ * None is ever lost to a full ring: every job on it is one that the main
+ * thread has out, and it never has more out than the ring holds.
  *
  * Threads.  File threads run while their index is below the target that
  * the slot count gives (pool_file_threads()); resizing changes targets
@@ -234,7 +233,6 @@ pool_requeue(struct pool *p, struct job *job)
 static void
 pool_give_back(struct pool *p, struct job *job)
 {
-	job->has_slot = false;
 	job->outcome = JOB_PAUSED;
 	job->retry_at_ms = 0;
 	pool_hand_back(p, job);
@@ -264,7 +262,6 @@ pool_unpark_locked(struct pool *p)
 	if (!p->parked)
 		p->parked_tail = &p->parked;
 	atomic_fetch_sub(&p->n_parked, 1);
-	job->has_slot = true;
 	return job;
 }
 
@@ -396,7 +393,6 @@ pool_run(struct pool *p, struct job_context *ctx, struct job *job)
 		return;
 	}
 	/* Every other job on the ring holds a slot (pool_submit()). */
-	job->has_slot = false;
 	if (atomic_load(&p->is_stopping)) {
 		pool_release_slot(p, NULL);
 		pool_give_back(p, job);
@@ -631,9 +627,7 @@ pool_submit(struct pool *p, struct job *job)
 	}
 	if (!has_slot)
 		return 0;
-	job->has_slot = true;
 	if (ring_push(p->jobs, job) < 0) {
-		job->has_slot = false;
 		pool_release_slot(p, NULL);
 		return -EAGAIN;
 	}
